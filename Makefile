@@ -1,0 +1,30 @@
+# The README's commands. Each target installs what it needs first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tsforecast train configs/quickstart.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check tsforecast tests
+	$(BIN)/ruff format --check tsforecast tests
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix tsforecast tests
+	$(BIN)/ruff format tsforecast tests
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,70 @@
+"""Shared fixtures: tiny data sets and config files written into a temporary folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def sine_frame(n: int = 240, seed: int = 0, start: str = "2024-01-01") -> pd.DataFrame:
+    """One hourly series: a noisy sine target ``y`` and a feature ``x``."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return pd.DataFrame(
+        {
+            "time": pd.date_range(start, periods=n, freq="h").strftime("%Y-%m-%d %H:%M:%S"),
+            "y": np.sin(2 * np.pi * t / 24) * 10 + 20 + rng.normal(0, 0.3, n),
+            "x": np.cos(2 * np.pi * t / 24) + rng.normal(0, 0.1, n),
+        }
+    )
+
+
+def panel_frame(n_series: int = 3, n: int = 120) -> pd.DataFrame:
+    """Several series stacked by an ``id`` column."""
+    frames = []
+    for i in range(n_series):
+        frame = sine_frame(n, seed=i)
+        frame["y"] += 100 * i
+        frame.insert(0, "id", f"s{i}")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def base_config(data_path: str, **sections) -> dict:
+    config = {
+        "data": {
+            "path": data_path,
+            "time_column": "time",
+            "target_columns": ["y"],
+            "feature_columns": ["x"],
+            "split": {"val": 0.2, "test": 0.2},
+        },
+        "window": {"input_width": 12, "horizon": 4},
+        "model": {"type": "linear"},
+        "training": {"epochs": 2, "batch_size": 32, "early_stopping": {"patience": 2}},
+    }
+    for name, values in sections.items():
+        config[name] = values
+    return config
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary working directory holding ``series.csv`` and ``panel.csv``."""
+    monkeypatch.chdir(tmp_path)
+    sine_frame().to_csv(tmp_path / "series.csv", index=False)
+    panel_frame().to_csv(tmp_path / "panel.csv", index=False)
+    return tmp_path
+
+
+def write_config(folder: Path, config: dict, name: str = "config.yaml") -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path

@@ -1,0 +1,111 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import base_config
+
+from tsforecast.config import config_from_dict, load_config
+from tsforecast.forecasting import predict
+from tsforecast.runs import load_run
+from tsforecast.training import train
+
+
+def make_config(workdir, **model):
+    raw = base_config(str(workdir / "series.csv"))
+    raw["model"] = {"type": "linear", **model}
+    return config_from_dict(raw)
+
+
+def test_run_directory_is_complete(workdir):
+    result = train(make_config(workdir))
+    run = result.run_dir
+    for name in ("config.yaml", "model.keras", "scaler.json", "history.csv", "metrics.json"):
+        assert (run / name).is_file(), name
+    assert (run / "plots" / "learning_curve.png").stat().st_size > 1000
+    assert (run / "plots" / "forecast.png").stat().st_size > 1000
+    assert not any(p.name.startswith(".") for p in run.iterdir())
+    metrics = json.loads((run / "metrics.json").read_text())
+    for part in ("val", "test"):
+        for who in ("model", "naive"):
+            for key in ("mae", "rmse", "mse", "mape", "smape", "mase", "scaled_mse", "scaled_mae"):
+                assert np.isfinite(metrics[part][who][key]), (part, who, key)
+            assert len(metrics[part][who]["mae_by_step"]) == 4
+    assert metrics["run"]["versions"]["keras"].startswith("3.")
+    history = pd.read_csv(run / "history.csv")
+    assert list(history["epoch"]) == [0, 1]
+    # The resolved config reproduces the run by itself.
+    assert load_config(run / "config.yaml") == make_config(workdir)
+
+
+def test_metrics_are_computed_from_the_saved_model(workdir):
+    """Recompute the test MSE from the saved model, scaler and data by hand."""
+    result = train(make_config(workdir))
+    run = load_run(result.run_dir)
+    frame = pd.read_csv(workdir / "series.csv")
+    values = frame[["y", "x"]].to_numpy()
+    n = len(values)
+    test_start = n - round(0.2 * n)
+    scaled = run.scaler.transform(values).astype("float32")
+    inputs = np.stack([scaled[t - 12 : t] for t in range(test_start, n - 4 + 1)])
+    actual = np.stack([values[t : t + 4, :1] for t in range(test_start, n - 4 + 1)])
+    forecast = run.scaler.inverse_transform(run.model.predict(inputs, verbose=0), slice(0, 1))
+    assert result.metrics["test"]["n_windows"] == len(inputs)
+    assert result.metrics["test"]["model"]["mse"] == pytest.approx(
+        np.mean((forecast - actual) ** 2), rel=1e-4
+    )
+    naive = np.repeat(values[test_start - 1 : n - 4, None, :1], 4, axis=1)
+    assert result.metrics["test"]["naive"]["mse"] == pytest.approx(np.mean((naive - actual) ** 2))
+
+
+def test_changing_test_values_leaves_scaler_and_weights_unchanged(workdir):
+    config = make_config(workdir, l2=0.0)
+    first = load_run(train(config).run_dir)
+    frame = pd.read_csv(workdir / "series.csv")
+    n = len(frame)
+    frame.loc[n - round(0.2 * n) :, ["y", "x"]] += 1000.0  # test rows only
+    frame.to_csv(workdir / "series.csv", index=False)
+    second_result = train(config)
+    second = load_run(second_result.run_dir)
+    assert first.scaler.to_dict() == second.scaler.to_dict()
+    for a, b in zip(first.model.get_weights(), second.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert second_result.metrics["test"]["model"]["mse"] > first.metrics["test"]["model"]["mse"]
+
+
+def test_same_seed_gives_identical_metrics(workdir):
+    config = make_config(workdir)
+    first = train(config).run_dir
+    second = train(config).run_dir
+    assert (first / "metrics.json").read_text() == (second / "metrics.json").read_text()
+
+
+def test_naive_model_needs_no_training(workdir):
+    raw = base_config(str(workdir / "series.csv"))
+    raw["model"] = {"type": "naive"}
+    result = train(config_from_dict(raw))
+    metrics = result.metrics
+    assert metrics["training"]["epochs_trained"] == 0
+    assert metrics["test"]["model"]["mse"] == pytest.approx(metrics["test"]["naive"]["mse"])
+
+
+def test_predict_panel_continues_timestamps_per_series(workdir):
+    raw = base_config(str(workdir / "panel.csv"))
+    raw["data"]["id_column"] = "id"
+    raw["model"] = {"type": "naive"}
+    result = train(config_from_dict(raw))
+    forecast = predict(result.run_dir)
+    assert list(forecast.columns) == ["id", "time", "y"]
+    assert len(forecast) == 3 * 4
+    first = forecast[forecast["id"] == "s0"]
+    assert list(pd.to_datetime(first["time"]).dt.strftime("%H:%M")) == [
+        "00:00",
+        "01:00",
+        "02:00",
+        "03:00",
+    ]
+    # The last-value model makes each forecast repeat the end of its own series.
+    panel = pd.read_csv(workdir / "panel.csv")
+    last = panel.groupby("id")["y"].last()
+    for name, rows in forecast.groupby("id"):
+        np.testing.assert_allclose(rows["y"], last[name], rtol=1e-5)

@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+from conftest import base_config
+
+from tsforecast.config import SplitConfig, WindowConfig, config_from_dict
+from tsforecast.data.dataset import prepare_data
+from tsforecast.data.loading import SeriesTable
+from tsforecast.data.windowing import (
+    gather_targets,
+    last_window_starts,
+    split_bounds,
+    window_dataset,
+    window_starts,
+)
+from tsforecast.errors import DataError
+
+
+def table_of(lengths, n_columns=2):
+    """Stacked series whose value in column 0 is 1000 * series + row-within-series."""
+    values = np.concatenate(
+        [
+            np.stack([1000 * i + np.arange(n), -(1000 * i + np.arange(n))], axis=1)[:, :n_columns]
+            for i, n in enumerate(lengths)
+        ]
+    ).astype("float64")
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    ids = tuple(f"s{i}" for i in range(len(lengths)))
+    return SeriesTable(values, ("y", "x")[:n_columns], 1, offsets, ids, None)
+
+
+def test_split_bounds_per_series():
+    table = table_of([100, 50])
+    bounds = split_bounds(table, SplitConfig(val=0.2, test=0.1), WindowConfig(10, 5))
+    # series 0: 70 train, 20 val, 10 test; series 1: 35 / 10 / 5 (+ offset 100)
+    np.testing.assert_array_equal(bounds.train_end, [70, 135])
+    np.testing.assert_array_equal(bounds.val_end, [90, 145])
+
+
+def test_window_starts_match_hand_computed_ranges():
+    table = table_of([40])
+    window = WindowConfig(input_width=5, horizon=3)
+    bounds = split_bounds(table, SplitConfig(val=10, test=10), window)
+    assert (bounds.train_end[0], bounds.val_end[0]) == (20, 30)
+    train = window_starts(table, bounds, window, "train")
+    val = window_starts(table, bounds, window, "val")
+    test = window_starts(table, bounds, window, "test")
+    np.testing.assert_array_equal(train, np.arange(0, 13))  # last targets rows 17..19
+    np.testing.assert_array_equal(val, np.arange(15, 23))  # targets 20..22 up to 27..29
+    np.testing.assert_array_equal(test, np.arange(25, 33))  # targets 30..32 up to 37..39
+    # Targets stay inside their split; inputs may reach back into the previous one.
+    assert (val + 5 >= 20).all() and (val + 5 + 3 <= 30).all()
+    assert (test + 5 >= 30).all() and (test + 5 + 3 <= 40).all()
+
+
+def test_windows_never_cross_series():
+    table = table_of([30, 30, 30])
+    window = WindowConfig(input_width=4, horizon=2)
+    bounds = split_bounds(table, SplitConfig(val=0.2, test=0.2), window)
+    for part in ("train", "val", "test"):
+        starts = window_starts(table, bounds, window, part)
+        series_of_first = np.searchsorted(table.offsets, starts, side="right")
+        series_of_last = np.searchsorted(table.offsets, starts + 5, side="right")
+        np.testing.assert_array_equal(series_of_first, series_of_last)
+
+
+def test_dataset_yields_hand_built_windows():
+    table = table_of([20, 20])
+    window = WindowConfig(input_width=3, horizon=2)
+    starts = np.array([0, 7, 21])
+    batches = list(window_dataset(table.values.astype("float32"), starts, window, 1, 2))
+    inputs = np.concatenate([b[0].numpy() for b in batches])
+    targets = np.concatenate([b[1].numpy() for b in batches])
+    np.testing.assert_array_equal(inputs[1, :, 0], [7, 8, 9])
+    np.testing.assert_array_equal(inputs[1, :, 1], [-7, -8, -9])
+    np.testing.assert_array_equal(targets[1, :, 0], [10, 11])
+    np.testing.assert_array_equal(inputs[2, :, 0], [1001, 1002, 1003])
+    np.testing.assert_array_equal(targets[2, :, 0], [1004, 1005])
+    assert inputs.shape == (3, 3, 2) and targets.shape == (3, 2, 1)
+    np.testing.assert_array_equal(
+        gather_targets(table.values, starts, window, 1)[:, :, 0], targets[:, :, 0]
+    )
+
+
+def test_shuffled_dataset_holds_the_same_windows():
+    table = table_of([50])
+    window = WindowConfig(input_width=4, horizon=1)
+    starts = np.arange(40)
+    dataset = window_dataset(
+        table.values.astype("float32"), starts, window, 1, 8, shuffle=True, seed=1
+    )
+    firsts = np.concatenate([b[0].numpy()[:, 0, 0] for b in dataset])
+    assert sorted(firsts) == list(range(40)) and list(firsts) != list(range(40))
+
+
+def test_split_too_short_for_window_is_a_clear_error():
+    table = table_of([30])
+    with pytest.raises(DataError, match="train split .* shorter than window.input_width"):
+        split_bounds(table, SplitConfig(0.2, 0.2), WindowConfig(20, 5))
+    with pytest.raises(DataError, match="test split \\(3 rows\\) is shorter than window.horizon"):
+        split_bounds(table, SplitConfig(0.2, 0.1), WindowConfig(2, 4))
+
+
+def test_last_window_starts():
+    table = table_of([10, 8])
+    np.testing.assert_array_equal(last_window_starts(table, 5), [5, 13])
+    with pytest.raises(DataError, match="Series 's1' has 8 rows"):
+        last_window_starts(table, 9)
+
+
+def test_scaler_is_fitted_on_train_rows_only(workdir):
+    import pandas as pd
+
+    config = config_from_dict(base_config(str(workdir / "series.csv")))
+    before = prepare_data(config)
+    frame = pd.read_csv(workdir / "series.csv")
+    n_test = round(0.2 * len(frame))
+    n_val = n_test
+    changed = frame.copy()
+    changed.loc[len(frame) - n_test - n_val :, ["y", "x"]] *= 50.0  # val + test rows
+    changed.to_csv(workdir / "series.csv", index=False)
+    after = prepare_data(config)
+    np.testing.assert_array_equal(before.scaler.offset_, after.scaler.offset_)
+    np.testing.assert_array_equal(before.scaler.scale_, after.scaler.scale_)
+    np.testing.assert_array_equal(before.mase_scale, after.mase_scale)
+    train_rows = before.bounds.train_mask(len(frame), before.table.offsets)
+    np.testing.assert_allclose(
+        before.scaler.offset_, frame.loc[train_rows, ["y", "x"]].mean().to_numpy()
+    )

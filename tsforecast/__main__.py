@@ -1,0 +1,5 @@
+"""Allow ``python -m tsforecast``."""
+
+from tsforecast.cli import main
+
+main()

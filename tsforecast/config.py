@@ -1,0 +1,397 @@
+"""Typed, immutable configuration parsed once from YAML.
+
+Sections are declared with :mod:`tsforecast.schema`; cross-field rules are small named
+checks run after parsing.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_type_hints
+
+import yaml
+
+from tsforecast.errors import ConfigError
+from tsforecast.models import registry
+from tsforecast.schema import (
+    describe,
+    hint,
+    non_empty,
+    non_negative,
+    option,
+    parse_section,
+    positive,
+    probability,
+    safe_name,
+    split_size,
+    unique,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Chronological split of every series into train / validation / test."""
+
+    val: float | int = option(
+        0.15, help="Validation share: a fraction of each series, or a row count.", check=split_size
+    )
+    test: float | int = option(
+        0.15, help="Test share: a fraction of each series, or a row count.", check=split_size
+    )
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data comes from and how it is prepared."""
+
+    path: str = option(
+        help="CSV or Parquet file; a relative path resolves against the config file."
+    )
+    target_columns: tuple[str, ...] = option(
+        help="Columns to forecast.", check=lambda v: non_empty(v) or unique(v)
+    )
+    feature_columns: tuple[str, ...] = option(
+        (), help="Extra numeric columns used as past inputs only.", check=unique
+    )
+    time_column: str | None = option(
+        None, help="Timestamp column; parsed as datetimes, must increase within each series."
+    )
+    id_column: str | None = option(
+        None, help="Column naming the series when many are stacked in one long table."
+    )
+    format: Literal["auto", "csv", "parquet"] = option(
+        "auto", help="File format; `auto` goes by the file suffix."
+    )
+    split: SplitConfig = option(SplitConfig(), help="")
+    scaler: Literal["standard", "minmax", "none"] = option(
+        "standard", help="Scaling of every input column, fitted on the train split only."
+    )
+    missing: Literal["error", "interpolate", "ffill", "drop"] = option(
+        "error", help="What to do with empty cells in used columns."
+    )
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How series are cut into (input_width -> horizon) samples."""
+
+    input_width: int = option(help="Past steps the model reads.", check=positive)
+    horizon: int = option(help="Future steps the model forecasts.", check=positive)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The registry name and that family's typed parameters."""
+
+    type: str
+    params: Any
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Keras optimizer and its arguments."""
+
+    name: Literal["adam", "adamw", "sgd", "rmsprop", "adagrad"] = option("adam", help="Optimizer.")
+    learning_rate: float = option(0.001, help="Learning rate.", check=positive)
+    momentum: float = option(0.0, help="Momentum (sgd, rmsprop).", check=probability)
+    nesterov: bool = option(False, help="Nesterov momentum (sgd).")
+    weight_decay: float | None = option(None, help="Decoupled weight decay (adamw, adam).")
+    clipnorm: float | None = option(None, help="Clip each gradient to this norm.")
+
+
+@dataclass(frozen=True)
+class EarlyStoppingConfig:
+    """Keras EarlyStopping."""
+
+    enabled: bool = option(True, help="Stop when the monitored loss stops improving.")
+    monitor: Literal["val_loss", "loss"] = option("val_loss", help="Quantity to watch.")
+    patience: int = option(
+        10, help="Epochs without improvement before stopping.", check=non_negative
+    )
+    min_delta: float = option(
+        0.0, help="Smallest change that counts as improvement.", check=non_negative
+    )
+    restore_best_weights: bool = option(True, help="Keep the best epoch's weights.")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How the model is fitted."""
+
+    epochs: int = option(100, help="Most epochs to train.", check=positive)
+    batch_size: int = option(64, help="Windows per batch.", check=positive)
+    optimizer: OptimizerConfig = option(OptimizerConfig(), help="")
+    loss: Literal["mse", "mae", "huber", "mape", "msle"] = option(
+        "mse", help="Training loss (on the scaled data)."
+    )
+    early_stopping: EarlyStoppingConfig = option(EarlyStoppingConfig(), help="")
+    seed: int = option(42, help="Seed for weights, shuffling and dropout.")
+    shuffle: bool = option(True, help="Shuffle training windows every epoch.")
+    deterministic: bool = option(
+        True, help="Use deterministic TensorFlow ops, so reruns give identical metrics."
+    )
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Where runs are written."""
+
+    dir: str = option(
+        "runs", help="Parent folder of run directories; relative to the working directory."
+    )
+    name: str | None = option(
+        None, help="Run name prefix (default: the model type).", check=safe_name
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole, validated configuration."""
+
+    data: DataConfig
+    window: WindowConfig
+    model: ModelConfig
+    training: TrainingConfig = TrainingConfig()
+    output: OutputConfig = OutputConfig()
+
+
+_SECTIONS = {
+    "data": DataConfig,
+    "window": WindowConfig,
+    "model": ModelConfig,
+    "training": TrainingConfig,
+    "output": OutputConfig,
+}
+_REQUIRED_SECTIONS = ("data", "window", "model")
+
+
+def _parse_model(raw: Any) -> ModelConfig:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"model must be a mapping of keys; got {describe(raw)}.")
+    if "type" not in raw:
+        raise ConfigError(f"model.type is required; one of {', '.join(registry.names())}.")
+    spec = registry.get(raw["type"])
+    rest = {k: v for k, v in raw.items() if k != "type"}
+    params = parse_section(spec.params, rest, "model")
+    return ModelConfig(type=spec.name, params=params)
+
+
+def _check_columns(config: Config) -> None:
+    data = config.data
+    special = {"data.time_column": data.time_column, "data.id_column": data.id_column}
+    for where, column in special.items():
+        if column is None:
+            continue
+        for listed, columns in (
+            ("data.target_columns", data.target_columns),
+            ("data.feature_columns", data.feature_columns),
+        ):
+            if column in columns:
+                raise ConfigError(f"{where} '{column}' cannot also be listed in {listed}.")
+    if data.time_column is not None and data.time_column == data.id_column:
+        raise ConfigError("data.time_column and data.id_column must be different columns.")
+    both = sorted(set(data.target_columns) & set(data.feature_columns))
+    if both:
+        raise ConfigError(
+            f"data.feature_columns repeats target column '{both[0]}'; targets are inputs already."
+        )
+
+
+def _check_split(config: Config) -> None:
+    val, test = config.data.split.val, config.data.split.test
+    if isinstance(val, float) and isinstance(test, float) and val + test >= 1.0:
+        raise ConfigError(
+            f"data.split.val + data.split.test must leave rows for training; got {val} + {test}."
+        )
+
+
+def _check_optimizer(config: Config) -> None:
+    optimizer = config.training.optimizer
+    where = f"training.optimizer (name: {optimizer.name})"
+    if optimizer.momentum and optimizer.name not in ("sgd", "rmsprop"):
+        raise ConfigError(f"{where}: momentum applies to sgd and rmsprop only.")
+    if optimizer.nesterov and optimizer.name != "sgd":
+        raise ConfigError(f"{where}: nesterov applies to sgd only.")
+    if optimizer.weight_decay is not None and optimizer.name not in ("adam", "adamw"):
+        raise ConfigError(f"{where}: weight_decay applies to adam and adamw only.")
+
+
+def _check_loss(config: Config) -> None:
+    if config.training.loss == "msle" and config.data.scaler == "standard":
+        raise ConfigError(
+            "training.loss msle needs non-negative targets, but data.scaler standard makes "
+            "them negative; use data.scaler: minmax."
+        )
+
+
+CROSS_CHECKS = (_check_columns, _check_split, _check_optimizer, _check_loss)
+
+
+def config_from_dict(raw: Any, base_dir: Path | None = None) -> Config:
+    """Build a :class:`Config` from a plain mapping (as loaded from YAML).
+
+    Args:
+        raw: The whole configuration mapping.
+        base_dir: Folder that relative ``data.path`` values resolve against.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"The config must be a mapping of sections; got {describe(raw)}.")
+    for key in raw:
+        if key not in _SECTIONS:
+            raise ConfigError(f"Unknown section '{key}'.{hint(key, list(_SECTIONS))}")
+    for key in _REQUIRED_SECTIONS:
+        if key not in raw:
+            raise ConfigError(f"The config has no '{key}' section; it is required.")
+    data = parse_section(DataConfig, raw["data"], "data")
+    path = Path(data.path).expanduser()
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    data = dataclasses.replace(data, path=str(path.resolve()))
+    config = Config(
+        data=data,
+        window=parse_section(WindowConfig, raw["window"], "window"),
+        model=_parse_model(raw["model"]),
+        training=parse_section(TrainingConfig, raw.get("training"), "training"),
+        output=parse_section(OutputConfig, raw.get("output"), "output"),
+    )
+    for check in CROSS_CHECKS:
+        check(config)
+    registry.check_params(config.model.type, config.model.params, config.window)
+    return config
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into its key path and YAML-parsed value."""
+    key, sep, value = text.partition("=")
+    keys = key.strip().split(".")
+    if not sep or not all(keys):
+        raise ConfigError(f"--set expects KEY.PATH=VALUE, e.g. model.units=32; got '{text}'.")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    return keys, parsed
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Return a copy of ``raw`` with each ``KEY.PATH=VALUE`` override set."""
+    result = copy.deepcopy(raw)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = result
+        for i, key in enumerate(keys[:-1]):
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            if not isinstance(child, dict):
+                where = ".".join(keys[: i + 1])
+                raise ConfigError(f"--set {text}: {where} is not a section.")
+            node = child
+        node[keys[-1]] = value
+    return result
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file with the safe loader, turning every failure into ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"Malformed YAML in {path}{where}: {problem}.") from None
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load, override and validate a config file.
+
+    Args:
+        path: The YAML file.
+        overrides: ``KEY.PATH=VALUE`` strings applied before validation.
+    """
+    raw = read_yaml(path)
+    if raw is None:
+        raise ConfigError(f"Config file {path} is empty.")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"The config must be a mapping of sections; got {describe(raw)}.")
+    raw = apply_overrides(raw, list(overrides))
+    return config_from_dict(raw, base_dir=Path(path).resolve().parent)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def config_to_dict(config: Config) -> dict:
+    """The fully resolved config as plain data, defaults filled in."""
+    out = {}
+    for name in _SECTIONS:
+        section = getattr(config, name)
+        if name == "model":
+            out[name] = {"type": section.type, **_plain(section.params)}
+        else:
+            out[name] = _plain(section)
+    return out
+
+
+def dump_config(config: Config) -> str:
+    """The resolved config as YAML text that :func:`load_config` reads back unchanged."""
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False, default_flow_style=None)
+
+
+def _reference_rows(cls: type, path: str) -> list[tuple[str, str, str]]:
+    rows = []
+    for f in dataclasses.fields(cls):
+        where = f"{path}.{f.name}"
+        field_type = get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(field_type):
+            rows.extend(_reference_rows(field_type, where))
+            continue
+        if f.default is dataclasses.MISSING:
+            default = "required"
+        else:
+            default = f"`{yaml.safe_dump(_plain(f.default), default_flow_style=True).strip()}`"
+            default = default.replace("\n...", "")
+        rows.append((where, default, f.metadata.get("help", "")))
+    return rows
+
+
+def config_reference() -> str:
+    """A Markdown table of every config key, generated from the schema."""
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+    for name, cls in _SECTIONS.items():
+        if cls is ModelConfig:
+            lines.append(
+                "| `model.type` | required | Registry name: "
+                + ", ".join(f"`{n}`" for n in registry.names())
+                + ". |"
+            )
+            for spec in registry.specs():
+                for where, default, text in _reference_rows(spec.params, f"model[{spec.name}]"):
+                    lines.append(f"| `{where}` | {default} | {text} |")
+            continue
+        for where, default, text in _reference_rows(cls, name):
+            lines.append(f"| `{where}` | {default} | {text} |")
+    return "\n".join(lines) + "\n"

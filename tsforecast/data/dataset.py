@@ -1,0 +1,59 @@
+"""From a data config to scaled series and the window starts of every split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tsforecast.config import Config
+from tsforecast.data.loading import SeriesTable, load_table
+from tsforecast.data.scaling import Scaler
+from tsforecast.data.windowing import PARTS, SplitBounds, split_bounds, window_starts
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Everything training and evaluation read about the data.
+
+    Attributes:
+        table: The validated series in original units.
+        bounds: Per-series split boundaries.
+        scaler: Fitted on train rows only.
+        scaled: ``(n_rows, n_inputs)`` float32 scaled series.
+        starts: Window start rows for ``train``, ``val`` and ``test``.
+        mase_scale: Per-target mean absolute one-step change on train rows (MASE's scale).
+    """
+
+    table: SeriesTable
+    bounds: SplitBounds
+    scaler: Scaler
+    scaled: np.ndarray
+    starts: dict[str, np.ndarray]
+    mase_scale: np.ndarray
+
+
+def _mase_scale(table: SeriesTable, bounds: SplitBounds) -> np.ndarray:
+    steps = []
+    for lo, hi in zip(table.offsets[:-1], bounds.train_end, strict=True):
+        steps.append(np.abs(np.diff(table.values[lo:hi, : table.n_targets], axis=0)))
+    scale = np.concatenate(steps).mean(axis=0)
+    return np.where(scale > 0, scale, 1.0)
+
+
+def prepare_data(config: Config, table: SeriesTable | None = None) -> PreparedData:
+    """Load, split and scale the configured data; fit nothing outside the train split."""
+    table = table if table is not None else load_table(config.data)
+    bounds = split_bounds(table, config.data.split, config.window)
+    train_rows = bounds.train_mask(len(table.values), table.offsets)
+    scaler = Scaler(config.data.scaler).fit(table.values[train_rows])
+    scaled = scaler.transform(table.values).astype(np.float32)
+    starts = {part: window_starts(table, bounds, config.window, part) for part in PARTS}
+    return PreparedData(
+        table=table,
+        bounds=bounds,
+        scaler=scaler,
+        scaled=scaled,
+        starts=starts,
+        mase_scale=_mase_scale(table, bounds),
+    )

@@ -1,0 +1,214 @@
+"""Reading a table and validating it into series, before anything is fitted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tsforecast.config import DataConfig
+from tsforecast.errors import DataError
+
+
+@dataclass(frozen=True)
+class SeriesTable:
+    """Validated series stacked one after another, in original units.
+
+    Attributes:
+        values: ``(n_rows, n_inputs)`` float64; target columns first, then feature columns.
+        columns: Names of the ``values`` columns.
+        n_targets: How many leading columns are targets.
+        offsets: ``(n_series + 1,)`` row offsets; series ``i`` is ``offsets[i]:offsets[i+1]``.
+        ids: Series names (``None`` without an id column).
+        times: ``(n_rows,)`` datetime64 timestamps, or ``None`` without a time column.
+    """
+
+    values: np.ndarray
+    columns: tuple[str, ...]
+    n_targets: int
+    offsets: np.ndarray
+    ids: tuple[str, ...] | None
+    times: np.ndarray | None
+
+    @property
+    def n_series(self) -> int:
+        return len(self.offsets) - 1
+
+    def series_name(self, i: int) -> str:
+        return f"'{self.ids[i]}'" if self.ids is not None else "the series"
+
+
+def read_table(path: str | Path, file_format: str = "auto") -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning every failure into a DataError."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"Data file not found: {path}")
+    if not path.is_file():
+        raise DataError(f"Data path is not a file: {path}")
+    if file_format == "auto":
+        file_format = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+    try:
+        frame = pd.read_parquet(path) if file_format == "parquet" else pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"Data file {path} is empty.") from None
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"Cannot read {file_format.upper()} file {path}: {first}") from None
+    if frame.empty:
+        raise DataError(f"Data file {path} has no data rows.")
+    return frame
+
+
+def _check_columns(frame: pd.DataFrame, config: DataConfig) -> None:
+    wanted = [*config.target_columns, *config.feature_columns]
+    wanted += [c for c in (config.time_column, config.id_column) if c is not None]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        available = ", ".join(str(c) for c in frame.columns)
+        raise DataError(
+            f"Column '{missing[0]}' is not in the data; available columns: {available}."
+        )
+
+
+def _numeric(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    out = {}
+    for column in columns:
+        raw = frame[column]
+        if pd.api.types.is_bool_dtype(raw):
+            raise DataError(f"Column '{column}' holds true/false values; it must be numeric.")
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna() & raw.notna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            raise DataError(
+                f"Column '{column}' must be numeric; row {row + 1} holds {raw.iloc[row]!r}."
+            )
+        out[column] = values.astype("float64")
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _fill_missing(values: pd.DataFrame, groups: np.ndarray, policy: str) -> pd.DataFrame:
+    array = values.to_numpy()
+    infinite = np.isinf(array)
+    if infinite.any():
+        row, col = np.argwhere(infinite)[0]
+        raise DataError(f"Column '{values.columns[col]}' holds an infinite value at row {row + 1}.")
+    gaps = np.isnan(array)
+    if not gaps.any():
+        return values
+    if policy == "error":
+        row, col = np.argwhere(gaps)[0]
+        raise DataError(
+            f"The data has {int(gaps.sum())} missing values; the first is in column "
+            f"'{values.columns[col]}' at row {row + 1}. Set data.missing to interpolate, "
+            "ffill or drop to handle them."
+        )
+    if policy == "drop":
+        return values[~gaps.any(axis=1)]
+    grouped = values.groupby(groups, sort=False)
+    if policy == "interpolate":
+        filled = grouped.transform(lambda s: s.interpolate(limit_direction="both"))
+    else:  # ffill, with a backward fill for gaps at the start of a series
+        filled = grouped.transform(lambda s: s.ffill().bfill())
+    if filled.isna().any().any():
+        column = filled.columns[filled.isna().any()][0]
+        raise DataError(f"Column '{column}' has a series with no values at all.")
+    return filled
+
+
+def _parse_times(frame: pd.DataFrame, column: str) -> pd.Series:
+    raw = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        times = raw
+    else:
+        times = pd.to_datetime(raw, errors="coerce", format="mixed")
+    bad = times.isna()
+    if bad.any():
+        row = int(np.argmax(bad.to_numpy()))
+        raise DataError(
+            f"Column '{column}' has a value that is not a timestamp at row {row + 1}: "
+            f"{raw.iloc[row]!r}."
+        )
+    if getattr(times.dt, "tz", None) is not None:
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return times
+
+
+def _check_times(times: np.ndarray, rows: np.ndarray, column: str, name: str) -> None:
+    """Timestamps of one series must strictly increase at a regular spacing."""
+    if len(times) < 2:
+        return
+    steps = np.diff(times)
+    bad = steps <= np.timedelta64(0)
+    if bad.any():
+        i = int(np.argmax(bad)) + 1
+        kind = "repeats" if steps[i - 1] == np.timedelta64(0) else "goes back in time"
+        raise DataError(
+            f"Column '{column}' {kind} at row {rows[i] + 1} of {name} "
+            f"({pd.Timestamp(times[i])} after {pd.Timestamp(times[i - 1])}); "
+            "timestamps must strictly increase."
+        )
+    if len(times) >= 3 and pd.infer_freq(pd.DatetimeIndex(times)) is None:
+        usual = np.median(steps.astype("int64"))
+        irregular = steps.astype("int64") != usual
+        if irregular.any():
+            i = int(np.argmax(irregular)) + 1
+            raise DataError(
+                f"Column '{column}' is irregularly spaced at row {rows[i] + 1} of {name}: "
+                f"a step of {pd.Timedelta(steps[i - 1])} where {pd.Timedelta(int(usual))} is "
+                "usual. Resample the data to a regular frequency first."
+            )
+
+
+def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
+    """Validate a raw table against the data config and stack its series.
+
+    Raises:
+        DataError: naming the column and first offending row of any problem.
+    """
+    _check_columns(frame, config)
+    frame = frame.reset_index(drop=True)
+    columns = [*config.target_columns, *config.feature_columns]
+    if config.id_column is not None:
+        id_values = frame[config.id_column]
+        if id_values.isna().any():
+            row = int(np.argmax(id_values.isna().to_numpy()))
+            raise DataError(f"Column '{config.id_column}' is empty at row {row + 1}.")
+        codes, uniques = pd.factorize(id_values.astype(str), sort=False)
+    else:
+        codes, uniques = np.zeros(len(frame), dtype=np.int64), None
+    values = _numeric(frame, columns)
+    values = _fill_missing(values, codes, config.missing)
+    keep = values.index.to_numpy()
+    codes = codes[keep]
+    # Stable grouping: rows of each series stay in file order.
+    order = np.argsort(codes, kind="stable")
+    rows = keep[order]
+    counts = np.bincount(codes, minlength=len(uniques) if uniques is not None else 1)
+    if (counts == 0).any():
+        empty = int(np.argmax(counts == 0))
+        raise DataError(f"Series '{uniques[empty]}' has no rows left after dropping gaps.")
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    times = None
+    if config.time_column is not None:
+        parsed = _parse_times(frame, config.time_column).to_numpy()[rows]
+        for i in range(len(offsets) - 1):
+            lo, hi = offsets[i], offsets[i + 1]
+            name = f"series '{uniques[i]}'" if uniques is not None else "the series"
+            _check_times(parsed[lo:hi], rows[lo:hi], config.time_column, name)
+        times = parsed
+    return SeriesTable(
+        values=values.to_numpy(dtype="float64")[order],
+        columns=tuple(columns),
+        n_targets=len(config.target_columns),
+        offsets=offsets.astype(np.int64),
+        ids=tuple(str(u) for u in uniques) if uniques is not None else None,
+        times=times,
+    )
+
+
+def load_table(config: DataConfig, path: str | Path | None = None) -> SeriesTable:
+    """Read ``path`` (default ``config.path``) and validate it into a SeriesTable."""
+    return build_table(read_table(path or config.path, config.format), config)

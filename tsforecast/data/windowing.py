@@ -1,0 +1,161 @@
+"""Chronological splits and lazy (input_width -> horizon) windows.
+
+A window is identified by its start row ``s`` in the stacked series: inputs are rows
+``[s, s + input_width)`` and targets rows ``[s + input_width, s + input_width + horizon)``.
+Only these start indices are kept in memory; tf.data gathers each batch of windows from
+the series array on the fly, like ``keras.utils.timeseries_dataset_from_array`` does for
+one series, but over many series and split boundaries at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tsforecast.config import SplitConfig, WindowConfig
+from tsforecast.data.loading import SeriesTable
+from tsforecast.errors import DataError
+
+PARTS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class SplitBounds:
+    """Per-series row boundaries: train ``[offset, train_end)``, val ``[train_end, val_end)``,
+    test ``[val_end, next offset)``."""
+
+    train_end: np.ndarray
+    val_end: np.ndarray
+
+    def train_mask(self, n_rows: int, offsets: np.ndarray) -> np.ndarray:
+        """Boolean mask of the train rows of every series."""
+        mask = np.zeros(n_rows, dtype=bool)
+        for lo, hi in zip(offsets[:-1], self.train_end, strict=True):
+            mask[lo:hi] = True
+        return mask
+
+
+def _rows(share: float | int, n: int) -> int:
+    return round(share * n) if isinstance(share, float) else int(share)
+
+
+def split_bounds(table: SeriesTable, split: SplitConfig, window: WindowConfig) -> SplitBounds:
+    """Split each series chronologically and check every split can hold a window.
+
+    Validation and test windows may read the preceding rows as input, but their targets
+    lie wholly inside their split.
+    """
+    width, horizon = window.input_width, window.horizon
+    train_end, val_end = [], []
+    for i in range(table.n_series):
+        lo, hi = int(table.offsets[i]), int(table.offsets[i + 1])
+        n = hi - lo
+        n_val, n_test = _rows(split.val, n), _rows(split.test, n)
+        n_train = n - n_val - n_test
+        name = table.series_name(i)
+        need = width + horizon
+        if n_train < need:
+            raise DataError(
+                f"Series {name} has {n} rows; its train split ({n_train} rows) is shorter than "
+                f"window.input_width + window.horizon ({need}). Use a shorter window, "
+                "smaller data.split shares or a longer series."
+            )
+        for part, size in (("validation", n_val), ("test", n_test)):
+            if size < horizon:
+                raise DataError(
+                    f"Series {name} has {n} rows; its {part} split ({size} rows) is shorter "
+                    f"than window.horizon ({horizon})."
+                )
+        train_end.append(lo + n_train)
+        val_end.append(lo + n_train + n_val)
+    return SplitBounds(np.asarray(train_end, np.int64), np.asarray(val_end, np.int64))
+
+
+def window_starts(
+    table: SeriesTable, bounds: SplitBounds, window: WindowConfig, part: str
+) -> np.ndarray:
+    """Start rows of every window whose targets lie wholly inside ``part`` of each series."""
+    width, horizon = window.input_width, window.horizon
+    chunks = []
+    for i in range(table.n_series):
+        lo, hi = int(table.offsets[i]), int(table.offsets[i + 1])
+        first_target, end = {
+            "train": (lo + width, int(bounds.train_end[i])),
+            "val": (int(bounds.train_end[i]), int(bounds.val_end[i])),
+            "test": (int(bounds.val_end[i]), hi),
+        }[part]
+        first_target = max(first_target, lo + width)
+        chunks.append(np.arange(first_target - width, end - horizon - width + 1, dtype=np.int64))
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
+
+
+def last_window_starts(table: SeriesTable, width: int) -> np.ndarray:
+    """Start row of the last full input window of each series (for forecasting the future)."""
+    lengths = np.diff(table.offsets)
+    short = np.flatnonzero(lengths < width)
+    if short.size:
+        name = table.series_name(int(short[0]))
+        raise DataError(
+            f"Series {name} has {int(lengths[short[0]])} rows; forecasting needs the last "
+            f"window.input_width ({width}) rows."
+        )
+    return (table.offsets[1:] - width).astype(np.int64)
+
+
+def window_dataset(
+    values: np.ndarray,
+    starts: np.ndarray,
+    window: WindowConfig,
+    n_targets: int,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int | None = None,
+    with_targets: bool = True,
+):
+    """A tf.data pipeline of ``(inputs, targets)`` batches gathered lazily from ``values``.
+
+    Args:
+        values: ``(n_rows, n_inputs)`` scaled float32 series, targets in the first columns.
+        starts: Window start rows.
+        window: Input width and horizon.
+        n_targets: Leading columns of ``values`` that are targets.
+        batch_size: Windows per batch.
+        shuffle: Reshuffle the window order every epoch.
+        seed: Shuffle seed.
+        with_targets: Yield only inputs when False (for prediction).
+    """
+    import tensorflow as tf
+
+    series = tf.convert_to_tensor(values, dtype=tf.float32)
+    input_offsets = tf.range(window.input_width, dtype=tf.int64)
+    target_offsets = tf.range(
+        window.input_width, window.input_width + window.horizon, dtype=tf.int64
+    )
+
+    def gather(batch_starts):
+        # (batch,) -> (batch, input_width, n_inputs)
+        inputs = tf.gather(series, batch_starts[:, None] + input_offsets)
+        if not with_targets:
+            return inputs
+        # (batch,) -> (batch, horizon, n_targets)
+        targets = tf.gather(series[:, :n_targets], batch_starts[:, None] + target_offsets)
+        return inputs, targets
+
+    dataset = tf.data.Dataset.from_tensor_slices(np.asarray(starts, dtype=np.int64))
+    if shuffle:
+        dataset = dataset.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def gather_targets(values: np.ndarray, starts: np.ndarray, window: WindowConfig, n_targets: int):
+    """``(n_windows, horizon, n_targets)`` targets of the given windows, as numpy."""
+    index = starts[:, None] + window.input_width + np.arange(window.horizon)
+    return values[index, :n_targets]
+
+
+def last_inputs(values: np.ndarray, starts: np.ndarray, width: int, n_targets: int) -> np.ndarray:
+    """``(n_windows, n_targets)`` last observed target value of each window."""
+    return values[starts + width - 1, :n_targets]

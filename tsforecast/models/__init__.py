@@ -1,0 +1,1 @@
+"""Model families, looked up by name through :mod:`tsforecast.models.registry`."""

@@ -1,0 +1,73 @@
+"""Dense families on the flattened input window: ``linear`` and ``mlp``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tsforecast.models.common import (
+    Activation,
+    Initializer,
+    dropout_option,
+    head_option,
+    kernel_regularizer,
+    l1_option,
+    l2_option,
+)
+from tsforecast.models.heads import vector_head
+from tsforecast.schema import all_positive, non_empty, option
+
+
+@dataclass(frozen=True)
+class LinearParams:
+    """``linear``: a single Dense layer, the classic linear autoregression."""
+
+    l1: float = l1_option()
+    l2: float = l2_option()
+    head: str = head_option()
+
+
+@dataclass(frozen=True)
+class MLPParams:
+    """``mlp``: hidden Dense layers, then the head."""
+
+    units: tuple[int, ...] = option(
+        (64,), help="Width of each hidden layer.", check=lambda v: non_empty(v) or all_positive(v)
+    )
+    activation: Activation = option("relu", help="Hidden activation.")
+    kernel_initializer: Initializer = option("he_normal", help="Hidden weight initialiser.")
+    dropout: float = dropout_option()
+    batch_norm: bool = option(False, help="BatchNormalization after each hidden layer.")
+    l1: float = l1_option()
+    l2: float = l2_option()
+    head: str = head_option()
+
+
+def build_linear(params: LinearParams, shape: Any) -> Any:
+    import keras
+
+    inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
+    x = keras.layers.Flatten()(inputs)  # (batch, input_width * n_inputs)
+    outputs = vector_head(x, shape, kernel_regularizer(params))
+    return keras.Model(inputs, outputs, name="linear")
+
+
+def build_mlp(params: MLPParams, shape: Any) -> Any:
+    import keras
+
+    regularizer = kernel_regularizer(params)
+    inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
+    x = keras.layers.Flatten()(inputs)  # (batch, input_width * n_inputs)
+    for units in params.units:
+        x = keras.layers.Dense(
+            units,
+            kernel_initializer=params.kernel_initializer,
+            kernel_regularizer=regularizer,
+        )(x)
+        if params.batch_norm:
+            x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.Activation(params.activation)(x)
+        if params.dropout > 0:
+            x = keras.layers.Dropout(params.dropout)(x)
+    outputs = vector_head(x, shape, regularizer)
+    return keras.Model(inputs, outputs, name="mlp")

@@ -1,0 +1,83 @@
+"""Figures of a run, drawn with matplotlib's Agg backend (no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def learning_curve(history: pd.DataFrame, path: Path) -> None:
+    """Training and validation loss per epoch."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if history.empty:
+        ax.text(0.5, 0.5, "no training: this model has no weights", ha="center", va="center")
+        ax.set_axis_off()
+    else:
+        epochs = history["epoch"] + 1
+        for column in ("loss", "val_loss"):
+            if column in history:
+                ax.plot(epochs, history[column], marker="o", markersize=3, label=column)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss (scaled data)")
+        ax.set_yscale("log")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    ax.set_title("Learning curve")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def forecast(
+    x: np.ndarray,
+    actual: np.ndarray,
+    origins: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    target_names: tuple[str, ...],
+    title: str,
+    path: Path,
+) -> None:
+    """Actual test values with forecasts from several origins, one panel per target.
+
+    Args:
+        x: Positions (timestamps or step numbers) of ``actual``.
+        actual: ``(n_steps, n_targets)`` observed values.
+        origins: ``(positions, model, naive)`` per forecast origin, each ``(horizon, n_targets)``.
+        target_names: Panel titles.
+        title: Figure title.
+        path: Where to write the PNG.
+    """
+    plt = _pyplot()
+    n = len(target_names)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 2.6 * n + 0.6), sharex=True, squeeze=False)
+    for j, name in enumerate(target_names):
+        ax = axes[j, 0]
+        ax.plot(x, actual[:, j], color="black", linewidth=1, label="actual")
+        for k, (positions, model, naive) in enumerate(origins):
+            ax.plot(positions, model[:, j], color="tab:blue", label="forecast" if k == 0 else None)
+            ax.plot(
+                positions,
+                naive[:, j],
+                color="tab:orange",
+                linestyle="--",
+                linewidth=0.8,
+                label="naive" if k == 0 else None,
+            )
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper left", fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
