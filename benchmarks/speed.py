@@ -1,0 +1,391 @@
+"""Speed and memory benchmark of tsforecast; writes benchmarks/SPEED.md and speed.json.
+
+Every measurement runs in a fresh Python process so that one cannot warm up another;
+timings are medians over repetitions, and side-by-side pairs are run alternately.
+
+Usage:
+    python benchmarks/speed.py                 # everything (about 20-30 minutes on 2 cores)
+    python benchmarks/speed.py --quick         # a tiny version that checks the code works
+    python benchmarks/speed.py --only cli,overhead --repeats 5
+
+Sections:
+    cli       `tsforecast --help`, `--version`, `validate`: wall time of the whole command.
+    overhead  `tsforecast train` vs benchmarks/speed/reference_train.py (plain Keras, windows
+              in memory), both timed after their imports, for an MLP and an LSTM config.
+    pipeline  iterating the training dataset alone vs the model consuming it, ETTh1 W=512.
+    memory    peak resident memory of one epoch on 1M, 2M and 5M-step series (W=512, H=96).
+    predict   forecasting 1,000 series from one run, after the TensorFlow import.
+    panel     training on 10,000 short series vs one long series of the same total length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+ETTH1 = ROOT / "data" / "ett" / "ETTh1.csv"
+ETT_COLUMNS = ["OT", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+
+
+def python(code: str, *args: str, timeout: int = 3600) -> dict:
+    """Run ``code`` in a fresh interpreter; it must print one JSON line last."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"benchmark child failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def wall(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env=ENV, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = python(
+        """
+        import json, tensorflow as tf, keras
+        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+        print(json.dumps({"tensorflow": tf.__version__, "keras": keras.__version__, "gpus": gpus}))
+        """
+    )
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), **info}
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def bench_cli(repeats: int) -> dict:
+    exe = str(Path(sys.executable).with_name("tsforecast"))
+    commands = {
+        "--help": [exe, "--help"],
+        "--version": [exe, "--version"],
+        "validate": [exe, "validate", str(ROOT / "configs" / "quickstart.yaml")],
+    }
+    out = {}
+    for name, command in commands.items():
+        wall(command)  # warm the file cache
+        out[name] = statistics.median(wall(command) for _ in range(repeats))
+    return out
+
+
+TRAIN_CHILD = """
+import json, sys, time
+import tensorflow, keras
+from tsforecast.config import load_config
+from tsforecast.training import train
+config = load_config(sys.argv[1], sys.argv[2:])
+start = time.perf_counter()
+result = train(config)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "run_dir": str(result.run_dir),
+                  "test_scaled_mse": result.metrics["test"]["model"]["scaled_mse"]}))
+"""
+
+
+def bench_overhead(repeats: int, epochs: int, out_dir: Path) -> dict:
+    results = {}
+    for kind in ("mlp", "lstm"):
+        config = HERE / "speed" / f"{kind}.yaml"
+        overrides = [f"training.epochs={epochs}", f"output.dir={out_dir}"]
+        ours, reference = [], []
+        for _ in range(repeats):
+            ours.append(python(TRAIN_CHILD, str(config), *overrides)["seconds"])
+            reference.append(
+                python(
+                    (HERE / "speed" / "reference_train.py").read_text(),
+                    kind, str(ETTH1), "96", "24", str(epochs), "64",
+                )["seconds"]
+            )
+        results[kind] = {
+            "tsforecast_s": statistics.median(ours),
+            "reference_s": statistics.median(reference),
+            "ratio": statistics.median(ours) / statistics.median(reference),
+            "all_tsforecast_s": ours,
+            "all_reference_s": reference,
+        }
+    return results
+
+
+PIPELINE_CHILD = """
+import json, sys, time
+import tensorflow as tf
+from tsforecast.config import load_config
+from tsforecast.data.dataset import prepare_data
+from tsforecast.models import registry
+from tsforecast.training import fit_datasets, make_loss, make_optimizer, model_shape
+config = load_config(sys.argv[1], sys.argv[2:])
+prepared = prepare_data(config)
+train, _ = fit_datasets(prepared, config)
+for _ in train.take(5): pass
+start = time.perf_counter(); n = 0
+for inputs, targets in train: n += int(inputs.shape[0])
+iterate = time.perf_counter() - start
+model = registry.build_model(config.model.type, config.model.params, model_shape(prepared, config))
+model.compile(optimizer=make_optimizer(config.training.optimizer), loss=make_loss("mse"))
+model.fit(train.take(5), epochs=1, verbose=0)
+start = time.perf_counter()
+model.fit(train, epochs=1, verbose=0)
+fit = time.perf_counter() - start
+print(json.dumps({"windows": n, "iterate_s": iterate, "fit_epoch_s": fit,
+                  "ratio": fit / iterate}))
+"""
+
+
+def bench_pipeline(quick: bool) -> dict:
+    config = HERE / "speed" / "pipeline.yaml"
+    overrides = ["window.input_width=96"] if quick else []
+    return python(PIPELINE_CHILD, str(config), *overrides)
+
+
+MEMORY_CHILD = """
+import json, resource, sys, time
+import tensorflow
+from tsforecast.config import load_config
+from tsforecast.training import train
+config = load_config(sys.argv[1], sys.argv[2:])
+start = time.perf_counter()
+result = train(config)
+peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"peak_mib": peak_kib / 1024, "seconds": time.perf_counter() - start,
+                  "train_windows": result.metrics["training"]["train_windows"]}))
+"""
+
+BASELINE_CHILD = """
+import json, resource
+import tensorflow, keras, pandas, sklearn, matplotlib
+import tsforecast.training
+print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def long_series(path: Path, n: int, seed: int = 0) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype="float64")
+    values = np.sin(2 * np.pi * t / 24) + 0.5 * np.sin(2 * np.pi * t / 168) + rng.normal(0, 0.2, n)
+    pd.DataFrame({"value": values.astype("float32")}).to_parquet(path)
+
+
+def bench_memory(lengths: list[int], work: Path, out_dir: Path) -> dict:
+    config = HERE / "speed" / "memory.yaml"
+    results = {"baseline_after_imports_mib": python(BASELINE_CHILD)["peak_mib"]}
+    for n in lengths:
+        path = work / f"series_{n}.parquet"
+        long_series(path, n)
+        results[str(n)] = python(
+            MEMORY_CHILD, str(config), f"data.path={path}", f"output.dir={out_dir}"
+        )
+    return results
+
+
+PREDICT_CHILD = """
+import json, sys, time
+import tensorflow, keras
+start = time.perf_counter()
+from tsforecast.forecasting import predict
+frame = predict(sys.argv[1], sys.argv[2])
+frame.to_csv(sys.argv[3], index=False)
+print(json.dumps({"seconds": time.perf_counter() - start, "rows": len(frame)}))
+"""
+
+
+def panel(path: Path, n_series: int, length: int, seed: int = 0) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    phase = rng.uniform(0, 2 * np.pi, (n_series, 1))
+    values = np.sin(2 * np.pi * t / 24 + phase) + rng.normal(0, 0.2, (n_series, length))
+    frame = pd.DataFrame(
+        {
+            "id": np.repeat([f"s{i:05d}" for i in range(n_series)], length),
+            "time": np.tile(pd.date_range("2024-01-01", periods=length, freq="h"), n_series),
+            "value": values.reshape(-1).astype("float32"),
+        }
+    )
+    frame.to_parquet(path)
+
+
+def bench_predict(repeats: int, n_series: int, work: Path, out_dir: Path) -> dict:
+    data = work / "predict_panel.parquet"
+    panel(data, n_series, 200)
+    config = HERE / "speed" / "predict.yaml"
+    run_dir = python(
+        TRAIN_CHILD, str(config), f"data.path={data}", f"output.dir={out_dir}"
+    )["run_dir"]
+    seconds = [
+        python(PREDICT_CHILD, run_dir, str(data), str(work / "forecast.csv"))["seconds"]
+        for _ in range(repeats)
+    ]
+    return {"series": n_series, "seconds": statistics.median(seconds), "all_seconds": seconds}
+
+
+def bench_panel(repeats: int, n_series: int, length: int, work: Path, out_dir: Path) -> dict:
+    many, one = work / "many.parquet", work / "one.parquet"
+    panel(many, n_series, length)
+    panel(one, 1, n_series * length)
+    config = HERE / "speed" / "panel.yaml"
+    results = {}
+    for name, path, extra in (
+        ("many_series", many, ["data.id_column=id"]),
+        ("one_series", one, []),
+    ):
+        runs = [
+            python(MEMORY_CHILD, str(config), f"data.path={path}", f"output.dir={out_dir}", *extra)
+            for _ in range(repeats)
+        ]
+        seconds = statistics.median(r["seconds"] for r in runs)
+        windows = runs[0]["train_windows"]
+        results[name] = {"seconds": seconds, "train_windows": windows,
+                         "us_per_window": 1e6 * seconds / windows}
+    results["ratio_per_window"] = (
+        results["many_series"]["us_per_window"] / results["one_series"]["us_per_window"]
+    )
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [
+        "# Speed and memory",
+        "",
+        f"Measured {results['date']} with `python benchmarks/speed.py"
+        f"{' --quick' if results['quick'] else ''}` on {m['cpu']} ({m['cores']} cores), "
+        f"Python {m['python']}, TensorFlow {m['tensorflow']}, Keras {m['keras']}, "
+        f"GPUs: {', '.join(m['gpus']) or 'none'}. Medians of {results['repeats']} runs.",
+        "",
+        "| what | measured | target | met |",
+        "|---|---|---|---|",
+    ]
+
+    def row(what, measured, target, met):
+        lines.append(f"| {what} | {measured} | {target} | {'yes' if met else 'no'} |")
+
+    if "cli" in results:
+        for name, seconds in results["cli"].items():
+            row(f"`tsforecast {name}` wall time", f"{seconds:.2f} s", "< 1 s", seconds < 1)
+    if "overhead" in results:
+        for kind, r in results["overhead"].items():
+            row(
+                f"train overhead, {kind}: tsforecast / plain Keras",
+                f"{r['tsforecast_s']:.1f} s / {r['reference_s']:.1f} s = {r['ratio']:.3f}",
+                "<= 1.10",
+                r["ratio"] <= 1.10,
+            )
+    if "pipeline" in results:
+        r = results["pipeline"]
+        row(
+            "input pipeline: model epoch / dataset-only epoch",
+            f"{r['fit_epoch_s']:.2f} s / {r['iterate_s']:.2f} s = {r['ratio']:.1f}x",
+            ">= 10x",
+            r["ratio"] >= 10,
+        )
+    if "memory" in results:
+        for n, r in results["memory"].items():
+            if n.isdigit():
+                row(
+                    f"peak RSS, one epoch on {int(n):,} steps (W=512, H=96)",
+                    f"{r['peak_mib']:.0f} MiB ({r['seconds']:.0f} s)",
+                    "< 1536 MiB" if int(n) == 5_000_000 else "linear",
+                    r["peak_mib"] < 1536,
+                )
+        lines.append(
+            f"| (peak RSS of the imports alone) | "
+            f"{results['memory']['baseline_after_imports_mib']:.0f} MiB | | |"
+        )
+    if "predict" in results:
+        r = results["predict"]
+        row(
+            f"predict {r['series']:,} series, after the TensorFlow import",
+            f"{r['seconds']:.2f} s",
+            "<= 1 s",
+            r["seconds"] <= 1,
+        )
+    if "panel" in results:
+        r = results["panel"]
+        row(
+            "10,000 short series vs one long series, time per training window",
+            f"{r['many_series']['us_per_window']:.1f} us / "
+            f"{r['one_series']['us_per_window']:.1f} us = {r['ratio_per_window']:.2f}",
+            "<= 1.20",
+            r["ratio_per_window"] <= 1.2,
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes; checks the code")
+    parser.add_argument("--only", default="cli,overhead,pipeline,memory,predict,panel")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--out", default=str(HERE), help="folder for SPEED.md and speed.json")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    repeats = args.repeats or (1 if args.quick else 3)
+    results: dict = {
+        "date": time.strftime("%Y-%m-%d"),
+        "quick": args.quick,
+        "repeats": repeats,
+        "machine": machine(),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        runs = work / "runs"
+        steps = {
+            "cli": lambda: bench_cli(repeats),
+            "overhead": lambda: bench_overhead(repeats, 1 if args.quick else 10, runs),
+            "pipeline": lambda: bench_pipeline(args.quick),
+            "memory": lambda: bench_memory(
+                [20_000] if args.quick else [1_000_000, 2_000_000, 5_000_000], work, runs
+            ),
+            "predict": lambda: bench_predict(repeats, 50 if args.quick else 1000, work, runs),
+            "panel": lambda: bench_panel(
+                1, 100 if args.quick else 10_000, 200, work, runs
+            ),
+        }
+        for name, step in steps.items():
+            if name in only:
+                print(f"[speed] {name} ...", file=sys.stderr, flush=True)
+                results[name] = step()
+    out = Path(args.out)
+    (out / "speed.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "SPEED.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
