@@ -101,7 +101,7 @@ def test_missing_section_and_required_key():
 
 
 def test_unknown_model_lists_valid_names():
-    with pytest.raises(ConfigError, match="Known models: naive, linear, mlp, lstm"):
+    with pytest.raises(ConfigError, match="Known models: naive, seasonal_naive, linear, mlp, simple_rnn, gru, lstm, conv1d, wavenet."):
         parse(model__type="transformer")
 
 
