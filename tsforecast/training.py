@@ -145,10 +145,15 @@ def _callbacks(config: Config, run: RunDir, progress: Progress | None) -> list[A
     schedule = config.training.lr_schedule
 
     class LogLearningRate(keras.callbacks.Callback):
+        """Logs the rate each epoch starts with (as ReduceLROnPlateau does for its own)."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            rate = self.model.optimizer.learning_rate
+            self.rate = float(keras.ops.convert_to_numpy(rate))
+
         def on_epoch_end(self, epoch, logs=None):
             if logs is not None and "learning_rate" not in logs:
-                rate = self.model.optimizer.learning_rate
-                logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
+                logs["learning_rate"] = self.rate
 
     callbacks = [_nan_guard()]
     if schedule.name == "plateau":

@@ -110,6 +110,8 @@ def quantile_head(
 ) -> Any:
     """One value per quantile level for every future step of every target.
 
+    The levels are built in order (see :class:`~tsforecast.models.layers.OrderedQuantiles`),
+    so the forecast quantiles never cross.
     Shapes: ``(batch, units) -> (batch, horizon, n_targets, n_levels)``.
     """
     import keras
@@ -118,7 +120,14 @@ def quantile_head(
     x = keras.layers.Dense(
         shape.horizon * shape.n_targets * n, kernel_regularizer=regularizer, name="head_dense"
     )(features)
-    return keras.layers.Reshape((shape.horizon, shape.n_targets, n), name="forecast")(x)
+    x = keras.layers.Reshape((shape.horizon, shape.n_targets, n), name="quantile_values")(x)
+    return _ordered(x, quantiles)
+
+
+def _ordered(values: Any, quantiles: tuple[float, ...]) -> Any:
+    from tsforecast.models.layers import OrderedQuantiles
+
+    return OrderedQuantiles(list(quantiles).index(0.5), name="forecast")(values)
 
 
 def sequence_head(features: Any, shape: Any, regularizer: Any = None) -> Any:
@@ -168,12 +177,15 @@ def from_decoder(decoded: Any, shape: Any, params: Any, regularizer: Any = None)
     """
     import keras
 
-    levels = len(params.quantiles) if head_of(params) == "quantile" else 1
+    quantile = head_of(params) == "quantile"
+    levels = len(params.quantiles) if quantile else 1
     x = keras.layers.Dense(
         shape.n_targets * levels, kernel_regularizer=regularizer, name="head_dense"
     )(decoded)
-    target = (shape.horizon, shape.n_targets) + ((levels,) if levels > 1 else ())
-    return keras.layers.Reshape(target, name="forecast")(x)
+    if not quantile:
+        return keras.layers.Reshape((shape.horizon, shape.n_targets), name="forecast")(x)
+    x = keras.layers.Reshape((shape.horizon, shape.n_targets, levels), name="quantile_values")(x)
+    return _ordered(x, params.quantiles)
 
 
 def recursive_model(one_step: Any, shape: Any) -> Any:
