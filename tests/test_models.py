@@ -158,9 +158,7 @@ def test_encoder_states_start_the_decoder(name):
 
 
 def test_mlp_options_reach_the_layers():
-    params = params_of(
-        "mlp", units=[7], dropout=0.2, batch_norm=True, activation="tanh", l2=0.01
-    )
+    params = params_of("mlp", units=[7], dropout=0.2, batch_norm=True, activation="tanh", l2=0.01)
     model = registry.build_model("mlp", params, SHAPE)
     names = [layer.__class__.__name__ for layer in model.layers]
     assert "Dropout" in names and "BatchNormalization" in names

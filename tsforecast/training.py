@@ -206,9 +206,10 @@ def model_shape(config: Config, table: SeriesTable) -> registry.ModelShape:
     )
 
 
-def predict_scaled(model: Any, prepared: PreparedData, config: Config, part: str) -> heads.Forecast:
-    """Scaled forecasts of every window of ``part``: points ``(n_windows, horizon, n_targets)``
-    and, for the quantile head, quantiles."""
+def predict_forecast(
+    model: Any, prepared: PreparedData, config: Config, part: str
+) -> heads.Forecast:
+    """Scaled forecasts of every window of ``part``, whatever the model's head."""
     dataset = window_dataset(
         prepared.scaled,
         prepared.starts[part],
@@ -218,6 +219,11 @@ def predict_scaled(model: Any, prepared: PreparedData, config: Config, part: str
         with_targets=False,
     )
     return heads.read_output(model.predict(dataset, verbose=0), config.model.params)
+
+
+def predict_scaled(model: Any, prepared: PreparedData, config: Config, part: str) -> np.ndarray:
+    """Scaled point forecasts ``(n_windows, horizon, n_targets)`` for every window of ``part``."""
+    return predict_forecast(model, prepared, config, part).point
 
 
 def _fit(network: Any, prepared: PreparedData, config: Config, run: RunDir, progress) -> Any:
@@ -389,7 +395,7 @@ def _train_into(
 
     results: dict[str, Any] = {}
     for part in ("val", "test"):
-        forecast = predict_scaled(model, prepared, config, part)
+        forecast = predict_forecast(model, prepared, config, part)
         results[part] = evaluation.compare_with_naive(prepared, part, forecast, config.window)
         if part == "test":
             _forecast_plot(prepared, config, forecast, run.file(PLOTS) / "forecast.png")
