@@ -165,3 +165,14 @@ def test_cli_entry_point_answers_fast():
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "tsforecast", "--help"], check=True, capture_output=True)
     assert time.perf_counter() - start < 30  # generous: only guards against importing TF
+
+
+def test_nan_loss_ends_with_one_error_naming_the_epoch(workdir):
+    config = base_config("series.csv")
+    config["training"]["optimizer"] = {"name": "sgd", "learning_rate": 1e30}
+    result = invoke("train", write_config(workdir, config), "--quiet")
+    assert_one_error_line(result, 1, "Training loss became NaN or infinite in epoch 1;")
+    assert result.stdout == ""
+    (run_dir,) = (workdir / "runs").iterdir()
+    assert (run_dir / "FAILED").exists()
+    assert not any(p.name.startswith(".") for p in run_dir.iterdir())

@@ -101,7 +101,8 @@ def test_missing_section_and_required_key():
 
 
 def test_unknown_model_lists_valid_names():
-    with pytest.raises(ConfigError, match="Known models: naive, linear, mlp, lstm"):
+    names = "naive, seasonal_naive, linear, mlp, simple_rnn, gru, lstm, conv1d, wavenet"
+    with pytest.raises(ConfigError, match=f"Known models: {names}."):
         parse(model__type="transformer")
 
 
@@ -170,3 +171,67 @@ def test_readme_reference_matches_the_schema():
 def test_every_bundled_config_is_valid():
     for path in sorted((ROOT / "configs").glob("*.yaml")):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("model", "changes", "message"),
+    [
+        ({"type": "naive", "head": "sequence"}, {}, "model.head 'sequence' is not supported"),
+        ({"type": "mlp", "head": "sequence"}, {}, "it supports: vector, recursive, quantile"),
+        ({"type": "gru", "head": "quantile", "quantiles": [0.2, 0.8]}, {}, "holding 0.5"),
+        ({"type": "gru", "head": "quantile", "quantiles": [0.9, 0.5, 0.1]}, {}, "increasing"),
+        ({"type": "gru", "quantiles": [0.2, 0.5, 0.8]}, {}, "applies to model.head quantile"),
+        ({"type": "gru", "head": "quantile"}, {"training__loss": "mae"}, "training.loss mae"),
+        ({"type": "gru"}, {"training__loss": "pinball"}, "does not fit model.head vector"),
+        ({"type": "linear", "head": "recursive"}, {}, "cannot read data.feature_columns"),
+        ({"type": "gru", "encoder_decoder": True, "head": "sequence"}, {}, "encoder_decoder"),
+        ({"type": "seasonal_naive"}, {}, "model.season_length is required."),
+        ({"type": "seasonal_naive", "season_length": 24}, {}, "must not exceed window.input_width"),
+        (
+            {"type": "wavenet", "n_layers": 4, "n_blocks": 1, "strict_receptive_field": True},
+            {},
+            "receptive field is 16 steps, wider than window.input_width (12)",
+        ),
+        ({"type": "wavenet", "activation": "elu"}, {}, "applies to the plain variant"),
+        (
+            {"type": "conv1d", "filters": [4, 4], "kernel_size": [2, 2, 2]},
+            {},
+            "model.kernel_size must hold one value, or one per layer of model.filters (2); got 3.",
+        ),
+        (
+            {"type": "conv1d", "strides": 2, "dilation_rate": 2},
+            {},
+            "cannot combine strides > 1 with dilation_rate > 1",
+        ),
+        (
+            {"type": "conv1d", "kernel_size": 13, "padding": "valid"},
+            {},
+            "window.input_width (12) is too short for the conv1d stack",
+        ),
+        ({"type": "conv1d", "recurrent": "rnn"}, {}, "model.recurrent must be one of"),
+        (
+            {"type": "gru"},
+            {"training__lr_schedule": {"name": "cosine", "factor": 0.1}},
+            "training.lr_schedule.factor applies to lr_schedule.name plateau, not cosine.",
+        ),
+        (
+            {"type": "gru"},
+            {"training__lr_schedule": {"name": "plateau", "factor": 1.5}},
+            "training.lr_schedule.factor must be a fraction strictly between 0 and 1",
+        ),
+    ],
+)
+def test_model_zoo_rules(model, changes, message):
+    with pytest.raises(ConfigError) as info:
+        parse(model=model, **changes)
+    assert message in str(info.value)
+
+
+def test_quantile_head_defaults_to_the_pinball_loss():
+    config = parse(model={"type": "lstm", "head": "quantile"})
+    assert config.training.loss == "pinball"
+    assert config.model.params.quantiles == (0.1, 0.5, 0.9)
+    recursive = parse(model={"type": "gru", "head": "recursive"}, data__feature_columns=[])
+    assert recursive.model.params.head == "recursive"
+    schedule = parse(training__lr_schedule={"name": "exponential", "decay_rate": 0.5})
+    assert schedule.training.lr_schedule.decay_rate == 0.5

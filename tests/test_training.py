@@ -109,3 +109,110 @@ def test_predict_panel_continues_timestamps_per_series(workdir):
     last = panel.groupby("id")["y"].last()
     for name, rows in forecast.groupby("id"):
         np.testing.assert_allclose(rows["y"], last[name], rtol=1e-5)
+
+
+def noisy_sine(workdir, n=600, noise=2.0, seed=3):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    frame = pd.DataFrame(
+        {
+            "time": pd.date_range("2024-01-01", periods=n, freq="h").strftime("%Y-%m-%d %H:%M"),
+            "y": 10 * np.sin(2 * np.pi * t / 24) + 20 + rng.normal(0, noise, n),
+        }
+    )
+    frame.to_csv(workdir / "noisy.csv", index=False)
+    raw = base_config(str(workdir / "noisy.csv"))
+    raw["data"]["feature_columns"] = []
+    raw["window"] = {"input_width": 24, "horizon": 4}
+    return raw
+
+
+def test_quantile_head_orders_its_quantiles_and_covers_the_data(workdir):
+    raw = noisy_sine(workdir)
+    raw["model"] = {"type": "linear", "head": "quantile"}
+    raw["training"] = {
+        "epochs": 40,
+        "batch_size": 32,
+        "optimizer": {"learning_rate": 0.01},
+        "early_stopping": {"patience": 5},
+    }
+    result = train(config_from_dict(raw))
+    interval = result.metrics["test"]["model"]["interval"]
+    assert interval["levels"] == [0.1, 0.5, 0.9]
+    assert interval["nominal_coverage"] == pytest.approx(0.8)
+    assert interval["crossing"] == 0.0
+    assert 0.65 <= interval["coverage"] <= 0.95, interval
+    assert result.metrics["test"]["beats_naive"]
+
+    forecast = predict(result.run_dir)
+    assert list(forecast.columns) == ["time", "y_lower", "y_median", "y_upper"]
+    assert (forecast["y_lower"] <= forecast["y_median"]).all()
+    assert (forecast["y_median"] <= forecast["y_upper"]).all()
+    # The point metrics are those of the median.
+    run = load_run(result.run_dir)
+    scaled = run.scaler.transform(pd.read_csv(workdir / "noisy.csv")[["y"]].to_numpy())
+    n = len(scaled)
+    starts = np.arange(n - round(0.2 * n) - 24, n - 24 - 4 + 1)
+    inputs = np.stack([scaled[s : s + 24] for s in starts]).astype("float32")
+    median = run.scaler.inverse_transform(run.model.predict(inputs, verbose=0)[..., 1])
+    actual = np.stack([scaled[s + 24 : s + 28] for s in starts])
+    actual = run.scaler.inverse_transform(actual)
+    assert result.metrics["test"]["model"]["mse"] == pytest.approx(
+        np.mean((median - actual) ** 2), rel=1e-4
+    )
+
+
+def test_sequence_head_is_scored_on_its_last_step(workdir):
+    raw = base_config(str(workdir / "series.csv"))
+    raw["model"] = {
+        "type": "conv1d",
+        "filters": [8],
+        "kernel_size": 4,
+        "strides": 2,
+        "recurrent": "gru",
+        "recurrent_units": [8],
+        "head": "sequence",
+    }
+    result = train(config_from_dict(raw))
+    run = load_run(result.run_dir)
+    frame = pd.read_csv(workdir / "series.csv")
+    values = frame[["y", "x"]].to_numpy()
+    n = len(values)
+    scaled = run.scaler.transform(values).astype("float32")
+    starts = np.arange(n - round(0.2 * n) - 12, n - 12 - 4 + 1)
+    raw_out = run.model.predict(np.stack([scaled[s : s + 12] for s in starts]), verbose=0)
+    assert raw_out.shape == (len(starts), 6, 4, 1)  # 12 steps, stride 2: 6 forecasts
+    last = run.scaler.inverse_transform(raw_out[:, -1], slice(0, 1))
+    actual = np.stack([values[s + 12 : s + 16, :1] for s in starts])
+    assert result.metrics["test"]["model"]["mse"] == pytest.approx(
+        np.mean((last - actual) ** 2), rel=1e-4
+    )
+    assert result.metrics["architecture"] == {
+        "head": "sequence",
+        "input_width": 12,
+        "receptive_field": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ({"name": "exponential", "decay_rate": 0.5}, [0.01, 0.005, 0.0025]),
+        ({"name": "cosine"}, [0.01 * (1 + np.cos(np.pi * e / 3)) / 2 for e in (0, 1, 2)]),
+        ({"name": "plateau", "patience": 0, "factor": 0.5}, [1e-9, 1e-9, 5e-10]),
+    ],
+)
+def test_learning_rate_schedules(workdir, schedule, expected):
+    raw = base_config(str(workdir / "series.csv"))
+    rate = 1e-9 if schedule["name"] == "plateau" else 0.01  # a plateau from the first epoch
+    raw["training"] = {
+        "epochs": 3,
+        "batch_size": 32,
+        "optimizer": {"learning_rate": rate},
+        "lr_schedule": schedule,
+        "early_stopping": {"enabled": False},
+    }
+    result = train(config_from_dict(raw))
+    history = pd.read_csv(result.run_dir / "history.csv")
+    # The rate each epoch started with; a plateau reduces it after the second epoch.
+    np.testing.assert_allclose(history["learning_rate"], expected, rtol=1e-5)

@@ -126,3 +126,20 @@ def test_scaler_is_fitted_on_train_rows_only(workdir):
     np.testing.assert_allclose(
         before.scaler.offset_, frame.loc[train_rows, ["y", "x"]].mean().to_numpy()
     )
+
+
+def test_sequence_targets_follow_every_chosen_input_step():
+    table = table_of([30])
+    values = table.values.astype("float32")
+    window = WindowConfig(input_width=4, horizon=2)
+    starts = np.array([0, 5])
+    _, targets = next(iter(window_dataset(values, starts, window, 1, 8, target_steps=(0, 1, 2, 3))))
+    assert targets.shape == (2, 4, 2, 1)
+    # The window starting at row 5: step t's targets are rows 5 + t + 1 and 5 + t + 2.
+    np.testing.assert_array_equal(targets[1, :, :, 0], [[6, 7], [7, 8], [8, 9], [9, 10]])
+    # The last step's targets are the window's own.
+    _, vector = next(iter(window_dataset(values, starts, window, 1, 8)))
+    np.testing.assert_array_equal(targets[:, -1], vector)
+    # Strided models emit forecasts at some steps only.
+    _, strided = next(iter(window_dataset(values, starts, window, 1, 8, target_steps=(1, 3))))
+    np.testing.assert_array_equal(strided[1, :, :, 0], [[7, 8], [9, 10]])

@@ -19,9 +19,11 @@ from tsforecast.errors import ConfigError
 from tsforecast.models import registry
 from tsforecast.schema import (
     describe,
+    fraction,
     hint,
     non_empty,
     non_negative,
+    open_fraction,
     option,
     parse_section,
     positive,
@@ -107,6 +109,45 @@ class OptimizerConfig:
 
 
 @dataclass(frozen=True)
+class LRScheduleConfig:
+    """Learning-rate schedule: Keras ExponentialDecay, CosineDecay or ReduceLROnPlateau."""
+
+    name: Literal["none", "exponential", "cosine", "plateau"] = option(
+        "none", help="Schedule of the learning rate."
+    )
+    decay_steps: int | None = option(
+        None,
+        help="Optimizer steps per decay period (exponential; default one epoch) or of the "
+        "whole decay (cosine; default every step of training).",
+        check=positive,
+    )
+    decay_rate: float = option(
+        0.9, help="Factor applied every decay_steps (exponential).", check=positive
+    )
+    staircase: bool = option(False, help="Decay in whole periods, not smoothly (exponential).")
+    alpha: float = option(
+        0.0, help="Final learning rate as a fraction of the initial one (cosine).", check=fraction
+    )
+    factor: float = option(
+        0.5, help="Factor applied when the loss stops improving (plateau).", check=open_fraction
+    )
+    patience: int = option(
+        3, help="Epochs without improvement before reducing (plateau).", check=non_negative
+    )
+    min_lr: float = option(0.0, help="Lowest learning rate (plateau).", check=non_negative)
+    monitor: Literal["val_loss", "loss"] = option("val_loss", help="Quantity to watch (plateau).")
+
+
+#: Which ``training.lr_schedule`` keys each schedule reads.
+LR_SCHEDULE_KEYS = {
+    "none": (),
+    "exponential": ("decay_steps", "decay_rate", "staircase"),
+    "cosine": ("decay_steps", "alpha"),
+    "plateau": ("factor", "patience", "min_lr", "monitor"),
+}
+
+
+@dataclass(frozen=True)
 class EarlyStoppingConfig:
     """Keras EarlyStopping."""
 
@@ -128,8 +169,11 @@ class TrainingConfig:
     epochs: int = option(100, help="Most epochs to train.", check=positive)
     batch_size: int = option(64, help="Windows per batch.", check=positive)
     optimizer: OptimizerConfig = option(OptimizerConfig(), help="")
-    loss: Literal["mse", "mae", "huber", "mape", "msle"] = option(
-        "mse", help="Training loss (on the scaled data)."
+    lr_schedule: LRScheduleConfig = option(LRScheduleConfig(), help="")
+    loss: Literal["mse", "mae", "huber", "mape", "msle", "pinball"] = option(
+        "mse",
+        help="Training loss (on the scaled data); `pinball` goes with model.head quantile, "
+        "which it is the default of.",
     )
     early_stopping: EarlyStoppingConfig = option(EarlyStoppingConfig(), help="")
     seed: int = option(42, help="Seed for weights, shuffling and dropout.")
@@ -229,9 +273,58 @@ def _check_loss(config: Config) -> None:
             "training.loss msle needs non-negative targets, but data.scaler standard makes "
             "them negative; use data.scaler: minmax."
         )
+    head = getattr(config.model.params, "head", "vector")
+    if (config.training.loss == "pinball") != (head == "quantile"):
+        raise ConfigError(
+            f"training.loss {config.training.loss} does not fit model.head {head}: the "
+            "quantile head trains with the pinball loss, and only it does."
+        )
 
 
-CROSS_CHECKS = (_check_columns, _check_split, _check_optimizer, _check_loss)
+def _check_lr_schedule(config: Config) -> None:
+    schedule = config.training.lr_schedule
+    default = LRScheduleConfig()
+    for f in dataclasses.fields(schedule):
+        if f.name == "name" or f.name in LR_SCHEDULE_KEYS[schedule.name]:
+            continue
+        if getattr(schedule, f.name) != getattr(default, f.name):
+            users = [name for name, keys in LR_SCHEDULE_KEYS.items() if f.name in keys]
+            raise ConfigError(
+                f"training.lr_schedule.{f.name} applies to lr_schedule.name "
+                f"{' or '.join(users)}, not {schedule.name}."
+            )
+
+
+def _check_recursive(config: Config) -> None:
+    head = getattr(config.model.params, "head", "vector")
+    if head == "recursive" and config.data.feature_columns:
+        raise ConfigError(
+            "model.head recursive feeds its own forecasts back as the next inputs, so it cannot "
+            "read data.feature_columns (their future values are unknown); remove "
+            "data.feature_columns or use another head."
+        )
+
+
+CROSS_CHECKS = (
+    _check_columns,
+    _check_split,
+    _check_optimizer,
+    _check_loss,
+    _check_lr_schedule,
+    _check_recursive,
+)
+
+
+def _default_loss(raw: Mapping, model: ModelConfig) -> Any:
+    """The quantile head's loss defaults to pinball; other heads keep the schema default."""
+    training = raw.get("training")
+    if getattr(model.params, "head", "vector") != "quantile":
+        return training
+    if training is None:
+        return {"loss": "pinball"}
+    if isinstance(training, Mapping) and "loss" not in training:
+        return {**training, "loss": "pinball"}
+    return training
 
 
 def config_from_dict(raw: Any, base_dir: Path | None = None) -> Config:
@@ -254,16 +347,17 @@ def config_from_dict(raw: Any, base_dir: Path | None = None) -> Config:
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
     data = dataclasses.replace(data, path=str(path.resolve()))
+    model = _parse_model(raw["model"])
     config = Config(
         data=data,
         window=parse_section(WindowConfig, raw["window"], "window"),
-        model=_parse_model(raw["model"]),
-        training=parse_section(TrainingConfig, raw.get("training"), "training"),
+        model=model,
+        training=parse_section(TrainingConfig, _default_loss(raw, model), "training"),
         output=parse_section(OutputConfig, raw.get("output"), "output"),
     )
+    registry.check_params(config.model.type, config.model.params, config.window)
     for check in CROSS_CHECKS:
         check(config)
-    registry.check_params(config.model.type, config.model.params, config.window)
     return config
 
 

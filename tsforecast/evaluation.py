@@ -8,6 +8,7 @@ import numpy as np
 
 from tsforecast.data.dataset import PreparedData
 from tsforecast.data.windowing import gather_targets, last_inputs
+from tsforecast.models.heads import Forecast
 
 #: Values with a smaller magnitude are left out of MAPE (it divides by them).
 MAPE_EPSILON = 1e-8
@@ -71,6 +72,33 @@ def point_metrics(
     return metrics
 
 
+def interval_metrics(
+    actual: np.ndarray,
+    quantiles: np.ndarray,
+    levels: tuple[float, ...],
+    scaled_actual: np.ndarray,
+    scaled_quantiles: np.ndarray,
+) -> dict[str, Any]:
+    """How well quantile forecasts ``(n_windows, horizon, n_targets, n_levels)`` cover.
+
+    ``coverage`` is the share of actual values between the lowest and highest quantile (to
+    compare with ``nominal_coverage``); ``mean_width`` is that interval's mean width in
+    original units; ``pinball`` is the mean pinball loss on the scaled data over every level;
+    ``crossing`` is the share of forecasts whose quantiles are out of order.
+    """
+    lower, upper = quantiles[..., 0], quantiles[..., -1]
+    error = scaled_actual[..., None] - scaled_quantiles
+    q = np.asarray(levels)
+    return {
+        "levels": [float(v) for v in levels],
+        "nominal_coverage": float(levels[-1] - levels[0]),
+        "coverage": float(np.mean((actual >= lower) & (actual <= upper))),
+        "mean_width": float(np.mean(upper - lower)),
+        "pinball": float(np.mean(np.maximum(q * error, (q - 1.0) * error))),
+        "crossing": float(np.mean(np.any(np.diff(quantiles, axis=-1) < 0, axis=-1))),
+    }
+
+
 def naive_forecast(scaled: np.ndarray, starts: np.ndarray, window: Any, n_targets: int):
     """Scaled last-value forecasts ``(n_windows, horizon, n_targets)`` of the given windows."""
     last = last_inputs(scaled, starts, window.input_width, n_targets)
@@ -78,9 +106,21 @@ def naive_forecast(scaled: np.ndarray, starts: np.ndarray, window: Any, n_target
 
 
 def compare_with_naive(
-    prepared: PreparedData, part: str, scaled_forecast: np.ndarray, window: Any
+    prepared: PreparedData, part: str, scaled_forecast: np.ndarray | Forecast, window: Any
 ) -> dict[str, Any]:
-    """Model and naive metrics for one split, and whether the model beats the last value."""
+    """Model and naive metrics for one split, and whether the model beats the last value.
+
+    Args:
+        prepared: The prepared data.
+        part: ``val`` or ``test``.
+        scaled_forecast: Point forecasts ``(n_windows, horizon, n_targets)`` on the scaled
+            data, or a Forecast whose quantiles, if any, add ``interval`` metrics.
+        window: The window config.
+    """
+    quantiles = None
+    if isinstance(scaled_forecast, Forecast):
+        quantiles = scaled_forecast
+        scaled_forecast = scaled_forecast.point
     table, scaler = prepared.table, prepared.scaler
     n_targets = table.n_targets
     targets = slice(0, n_targets)
@@ -97,6 +137,16 @@ def compare_with_naive(
         )
 
     model = metrics_of(np.asarray(scaled_forecast, dtype="float64"))
+    if quantiles is not None and quantiles.quantiles is not None:
+        scaled_q = np.asarray(quantiles.quantiles, dtype="float64")
+        # the scaler maps each column affinely, so it maps every level alike: move the level
+        # axis in front of the targets to invert, then back
+        original_q = np.moveaxis(
+            scaler.inverse_transform(np.moveaxis(scaled_q, -1, -2), targets), -2, -1
+        )
+        model["interval"] = interval_metrics(
+            actual, original_q, quantiles.levels, scaled_actual, scaled_q
+        )
     naive = metrics_of(naive_scaled)
     return {
         "n_windows": len(starts),

@@ -10,6 +10,7 @@ import pandas as pd
 from tsforecast.data.loading import SeriesTable, load_table
 from tsforecast.data.windowing import last_window_starts
 from tsforecast.errors import DataError
+from tsforecast.models.heads import read_output
 from tsforecast.runs import LoadedRun, load_run
 
 
@@ -25,8 +26,28 @@ def _future_times(times: np.ndarray, horizon: int) -> np.ndarray:
     return index[-1].to_numpy() + np.arange(1, horizon + 1) * np.timedelta64(int(step), "ns")
 
 
+def quantile_columns(name: str, levels: tuple[float, ...]) -> list[str]:
+    """Column names of a target's quantiles: ``_lower``, ``_median``, ``_upper`` for the
+    outermost levels and the median, ``_q<level>`` for any others."""
+    names = []
+    for i, q in enumerate(levels):
+        if i == 0:
+            names.append(f"{name}_lower")
+        elif i == len(levels) - 1:
+            names.append(f"{name}_upper")
+        elif q == 0.5:
+            names.append(f"{name}_median")
+        else:
+            names.append(f"{name}_q{q:g}")
+    return names
+
+
 def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
-    """Forecast the next ``horizon`` steps after the end of every series in ``table``."""
+    """Forecast the next ``horizon`` steps after the end of every series in ``table``.
+
+    Point heads give one column per target; the quantile head gives lower, median and
+    upper columns per target (see :func:`quantile_columns`).
+    """
     config = run.config
     width, horizon = config.window.input_width, config.window.horizon
     n_targets = table.n_targets
@@ -34,8 +55,8 @@ def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
     scaled = run.scaler.transform(table.values).astype(np.float32)
     # (n_series,) -> (n_series, input_width, n_inputs)
     inputs = scaled[starts[:, None] + np.arange(width)]
-    outputs = np.asarray(run.model.predict_on_batch(inputs))  # (n_series, horizon, n_targets)
-    forecast = run.scaler.inverse_transform(outputs, slice(0, n_targets))
+    output = read_output(run.model.predict_on_batch(inputs), config.model.params)
+    targets = slice(0, n_targets)
 
     frame: dict[str, np.ndarray] = {}
     if config.data.id_column is not None:
@@ -50,7 +71,14 @@ def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
     else:
         frame["step"] = np.tile(np.arange(1, horizon + 1), table.n_series)
     for j, name in enumerate(table.columns[:n_targets]):
-        frame[name] = forecast[:, :, j].reshape(-1)
+        if output.quantiles is None:
+            # (n_series, horizon, n_targets) -> one column per target
+            point = run.scaler.inverse_transform(output.point, targets)
+            frame[name] = point[:, :, j].reshape(-1)
+            continue
+        for k, column in enumerate(quantile_columns(name, output.levels)):
+            level = run.scaler.inverse_transform(output.quantiles[..., k], targets)
+            frame[column] = level[:, :, j].reshape(-1)
     return pd.DataFrame(frame)
 
 

@@ -43,20 +43,24 @@ def learning_curve(history: pd.DataFrame, path: Path) -> None:
 def forecast(
     x: np.ndarray,
     actual: np.ndarray,
-    origins: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    origins: list[tuple],
     target_names: tuple[str, ...],
     title: str,
     path: Path,
+    band_label: str | None = None,
 ) -> None:
     """Actual test values with forecasts from several origins, one panel per target.
 
     Args:
         x: Positions (timestamps or step numbers) of ``actual``.
         actual: ``(n_steps, n_targets)`` observed values.
-        origins: ``(positions, model, naive)`` per forecast origin, each ``(horizon, n_targets)``.
+        origins: ``(positions, model, naive)`` or ``(positions, model, naive, band)`` per
+            forecast origin, each ``(horizon, n_targets)``; ``band`` is ``(lower, upper)``
+            or None.
         target_names: Panel titles.
         title: Figure title.
         path: Where to write the PNG.
+        band_label: Legend text of the bands.
     """
     plt = _pyplot()
     n = len(target_names)
@@ -64,7 +68,18 @@ def forecast(
     for j, name in enumerate(target_names):
         ax = axes[j, 0]
         ax.plot(x, actual[:, j], color="black", linewidth=1, label="actual")
-        for k, (positions, model, naive) in enumerate(origins):
+        for k, (positions, model, naive, *rest) in enumerate(origins):
+            band = rest[0] if rest else None
+            if band is not None:
+                ax.fill_between(
+                    positions,
+                    band[0][:, j],
+                    band[1][:, j],
+                    color="tab:blue",
+                    alpha=0.2,
+                    linewidth=0,
+                    label=band_label if k == 0 else None,
+                )
             ax.plot(positions, model[:, j], color="tab:blue", label="forecast" if k == 0 else None)
             ax.plot(
                 positions,

@@ -172,7 +172,7 @@ def load_model(path: Path) -> Any:
     """Load a ``.keras`` file with ``safe_mode=True`` and this package's layers registered."""
     import keras
 
-    import tsforecast.models.layers  # noqa: F401  (registers the custom layers)
+    from tsforecast.models import layers, losses  # noqa: F401  (registers custom objects)
 
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)

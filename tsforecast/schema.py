@@ -61,6 +61,14 @@ def all_positive(value: Any) -> str | None:
     return None if all(v > 0 for v in value) else "a list of positive integers"
 
 
+def fraction(value: Any) -> str | None:
+    return None if 0.0 <= value <= 1.0 else "a fraction in [0, 1]"
+
+
+def open_fraction(value: Any) -> str | None:
+    return None if 0.0 < value < 1.0 else "a fraction strictly between 0 and 1"
+
+
 def probability(value: Any) -> str | None:
     return None if 0.0 <= value < 1.0 else "a rate in [0, 1)"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import platform
@@ -15,11 +16,13 @@ import numpy as np
 import pandas as pd
 
 from tsforecast import __version__, evaluation, plots
-from tsforecast.config import Config, OptimizerConfig
+from tsforecast.config import Config, OptimizerConfig, TrainingConfig
 from tsforecast.data.dataset import PreparedData, prepare_data
+from tsforecast.data.loading import SeriesTable
 from tsforecast.data.windowing import window_dataset
 from tsforecast.errors import RunError
-from tsforecast.models import registry
+from tsforecast.models import heads, registry
+from tsforecast.models.common import DEFAULT_QUANTILES
 from tsforecast.runs import HISTORY, METRICS, PLOTS, RUN_FORMAT, RunDir
 
 #: ``progress(epoch, epochs, logs)`` is called after every epoch.
@@ -47,11 +50,41 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def make_optimizer(config: OptimizerConfig) -> Any:
-    """The Keras optimizer named by the config."""
+def make_learning_rate(training: TrainingConfig, steps_per_epoch: int) -> Any:
+    """The initial learning rate, or the Keras schedule that ``training.lr_schedule`` names.
+
+    ``plateau`` is a callback (see :func:`_callbacks`), so it starts from the plain rate.
+    """
     import keras
 
-    common: dict[str, Any] = {"learning_rate": config.learning_rate}
+    schedule, rate = training.lr_schedule, training.optimizer.learning_rate
+    if schedule.name == "exponential":
+        return keras.optimizers.schedules.ExponentialDecay(
+            rate,
+            decay_steps=schedule.decay_steps or steps_per_epoch,
+            decay_rate=schedule.decay_rate,
+            staircase=schedule.staircase,
+        )
+    if schedule.name == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            rate,
+            decay_steps=schedule.decay_steps or steps_per_epoch * training.epochs,
+            alpha=schedule.alpha,
+        )
+    return rate
+
+
+def make_optimizer(config: OptimizerConfig, learning_rate: Any = None) -> Any:
+    """The Keras optimizer named by the config.
+
+    Args:
+        config: The optimizer section.
+        learning_rate: A rate or Keras schedule replacing ``config.learning_rate``.
+    """
+    import keras
+
+    rate = config.learning_rate if learning_rate is None else learning_rate
+    common: dict[str, Any] = {"learning_rate": rate}
     if config.clipnorm is not None:
         common["clipnorm"] = config.clipnorm
     if config.name == "sgd":
@@ -66,10 +99,14 @@ def make_optimizer(config: OptimizerConfig) -> Any:
     return keras.optimizers.Adam(weight_decay=config.weight_decay, **common)
 
 
-def make_loss(name: str) -> Any:
-    """The Keras loss for a ``training.loss`` name."""
+def make_loss(name: str, quantiles: tuple[float, ...] = DEFAULT_QUANTILES) -> Any:
+    """The Keras loss for a ``training.loss`` name (``quantiles`` for ``pinball``)."""
     import keras
 
+    if name == "pinball":
+        from tsforecast.models.losses import PinballLoss
+
+        return PinballLoss(quantiles)
     return {
         "mse": keras.losses.MeanSquaredError,
         "mae": keras.losses.MeanAbsoluteError,
@@ -79,12 +116,57 @@ def make_loss(name: str) -> Any:
     }[name]()
 
 
+def _nan_guard() -> Any:
+    """A TerminateOnNaN that stops quietly and remembers the epoch, for one clear error."""
+    import keras
+
+    class StopOnNaN(keras.callbacks.TerminateOnNaN):
+        def __init__(self) -> None:
+            super().__init__()
+            self.epoch = 0
+            self.bad_epoch: int | None = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+
+        def on_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.bad_epoch = self.bad_epoch or self.epoch
+                self.model.stop_training = True
+
+    return StopOnNaN()
+
+
 def _callbacks(config: Config, run: RunDir, progress: Progress | None) -> list[Any]:
     import keras
 
     stopping = config.training.early_stopping
-    callbacks = [
-        keras.callbacks.TerminateOnNaN(),
+    schedule = config.training.lr_schedule
+
+    class LogLearningRate(keras.callbacks.Callback):
+        """Logs the rate each epoch starts with (as ReduceLROnPlateau does for its own)."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            rate = self.model.optimizer.learning_rate
+            self.rate = float(keras.ops.convert_to_numpy(rate))
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None and "learning_rate" not in logs:
+                logs["learning_rate"] = self.rate
+
+    callbacks = [_nan_guard()]
+    if schedule.name == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=schedule.monitor,
+                factor=schedule.factor,
+                patience=schedule.patience,
+                min_lr=schedule.min_lr,
+            )
+        )
+    callbacks += [
+        LogLearningRate(),  # before the CSVLogger, so history.csv holds the rate of every epoch
         keras.callbacks.CSVLogger(str(run.file(HISTORY))),
         keras.callbacks.ModelCheckpoint(
             str(run.file(".best.weights.h5")),
@@ -114,8 +196,20 @@ def _callbacks(config: Config, run: RunDir, progress: Progress | None) -> list[A
     return callbacks
 
 
-def predict_scaled(model: Any, prepared: PreparedData, config: Config, part: str) -> np.ndarray:
-    """Scaled forecasts ``(n_windows, horizon, n_targets)`` for every window of ``part``."""
+def model_shape(config: Config, table: SeriesTable) -> registry.ModelShape:
+    """What the model of ``config`` reads and emits for the series in ``table``."""
+    return registry.ModelShape(
+        input_width=config.window.input_width,
+        horizon=config.window.horizon,
+        n_inputs=len(table.columns),
+        n_targets=table.n_targets,
+    )
+
+
+def predict_forecast(
+    model: Any, prepared: PreparedData, config: Config, part: str
+) -> heads.Forecast:
+    """Scaled forecasts of every window of ``part``, whatever the model's head."""
     dataset = window_dataset(
         prepared.scaled,
         prepared.starts[part],
@@ -124,42 +218,54 @@ def predict_scaled(model: Any, prepared: PreparedData, config: Config, part: str
         max(config.training.batch_size, PREDICT_BATCH),
         with_targets=False,
     )
-    return np.asarray(model.predict(dataset, verbose=0))
+    return heads.read_output(model.predict(dataset, verbose=0), config.model.params)
 
 
-def _fit(model: Any, prepared: PreparedData, config: Config, run: RunDir, progress) -> Any:
+def predict_scaled(model: Any, prepared: PreparedData, config: Config, part: str) -> np.ndarray:
+    """Scaled point forecasts ``(n_windows, horizon, n_targets)`` for every window of ``part``."""
+    return predict_forecast(model, prepared, config, part).point
+
+
+def _fit(network: Any, prepared: PreparedData, config: Config, run: RunDir, progress) -> Any:
+    """Fit ``network`` (the trained part of the model) on the train windows."""
     training = config.training
     n_targets = prepared.table.n_targets
-    train = window_dataset(
-        prepared.scaled,
-        prepared.starts["train"],
-        config.window,
-        n_targets,
-        training.batch_size,
-        shuffle=training.shuffle,
-        seed=training.seed,
+    layout = registry.target_layout(
+        config.model.type, config.model.params, model_shape(config, prepared.table)
     )
-    val = window_dataset(
-        prepared.scaled, prepared.starts["val"], config.window, n_targets, training.batch_size
-    )
-    history = model.fit(
-        train,
-        validation_data=val,
+    window = dataclasses.replace(config.window, horizon=layout.horizon)
+
+    def dataset(part: str, shuffle: bool) -> Any:
+        return window_dataset(
+            prepared.scaled,
+            prepared.starts[part],
+            window,
+            n_targets,
+            training.batch_size,
+            shuffle=shuffle,
+            seed=training.seed,
+            target_steps=layout.steps,
+        )
+
+    callbacks = _callbacks(config, run, progress)
+    history = network.fit(
+        dataset("train", training.shuffle),
+        validation_data=dataset("val", False),
         epochs=training.epochs,
         shuffle=False,  # the dataset reshuffles itself
-        callbacks=_callbacks(config, run, progress),
+        callbacks=callbacks,
         verbose=0,
     )
-    losses = history.history.get("loss", [])
-    bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
-    if bad:
+    best = run.file(".best.weights.h5")
+    bad_epoch = callbacks[0].bad_epoch
+    if bad_epoch is not None:
+        best.unlink(missing_ok=True)
         raise RunError(
-            f"Training loss became NaN or infinite at epoch {bad[0] + 1}; lower "
+            f"Training loss became NaN or infinite in epoch {bad_epoch}; lower "
             "training.optimizer.learning_rate, set training.optimizer.clipnorm or check the data."
         )
-    best = run.file(".best.weights.h5")
     if best.exists():
-        model.load_weights(best)
+        network.load_weights(best)
         best.unlink()
     return history
 
@@ -179,7 +285,7 @@ def _versions() -> dict[str, str]:
 
 
 def _forecast_plot(
-    prepared: PreparedData, config: Config, scaled_forecast: np.ndarray, path: Path
+    prepared: PreparedData, config: Config, forecast: heads.Forecast, path: Path
 ) -> None:
     """Test-set forecasts of the first series from origins one horizon apart."""
     table, window = prepared.table, config.window
@@ -192,24 +298,37 @@ def _forecast_plot(
     shown_end = min(hi, int(starts[chosen[-1]]) + window.input_width + window.horizon)
     targets = slice(0, n_targets)
     naive = evaluation.naive_forecast(prepared.scaled, starts[chosen], window, n_targets)
+
+    def original(scaled: np.ndarray) -> np.ndarray:
+        return prepared.scaler.inverse_transform(scaled, targets)
+
     origins = []
     for k, i in enumerate(chosen):
         at = int(starts[i]) + window.input_width
+        band = None
+        if forecast.quantiles is not None:
+            band = (original(forecast.lower[i]), original(forecast.upper[i]))
         origins.append(
             (
                 positions[at : at + window.horizon],
-                prepared.scaler.inverse_transform(scaled_forecast[i], targets),
-                prepared.scaler.inverse_transform(naive[k], targets),
+                original(forecast.point[i]),
+                original(naive[k]),
+                band,
             )
         )
     series = f" of series {table.ids[0]}" if table.ids is not None else ""
+    band_label = None
+    if forecast.quantiles is not None:
+        band_label = f"{forecast.levels[0]:g}-{forecast.levels[-1]:g} quantiles"
     plots.forecast(
         positions[lo:shown_end],
         table.values[lo:shown_end, :n_targets],
         origins,
         table.columns[:n_targets],
-        f"{config.model.type}: test forecasts{series} (horizon {window.horizon})",
+        f"{config.model.type} ({heads.head_of(config.model.params)} head): test forecasts"
+        f"{series} (horizon {window.horizon})",
         path,
+        band_label=band_label,
     )
 
 
@@ -252,21 +371,21 @@ def _train_into(
     seed_everything(config.training.seed, config.training.deterministic)
     table = prepared.table
     spec = registry.get(config.model.type)
-    shape = registry.ModelShape(
-        input_width=config.window.input_width,
-        horizon=config.window.horizon,
-        n_inputs=len(table.columns),
-        n_targets=table.n_targets,
-    )
-    model = registry.build_model(config.model.type, config.model.params, shape)
-    model.compile(
-        optimizer=make_optimizer(config.training.optimizer), loss=make_loss(config.training.loss)
+    params = config.model.params
+    model = registry.build_model(config.model.type, params, model_shape(config, table))
+    network = heads.trained_part(model, params)
+    steps_per_epoch = math.ceil(len(prepared.starts["train"]) / config.training.batch_size)
+    network.compile(
+        optimizer=make_optimizer(
+            config.training.optimizer, make_learning_rate(config.training, steps_per_epoch)
+        ),
+        loss=make_loss(config.training.loss, getattr(params, "quantiles", DEFAULT_QUANTILES)),
     )
     run.write_config(config)
     run.write_scaler(prepared.scaler)
     epochs_trained = 0
     if spec.trainable and model.trainable_weights:
-        history = _fit(model, prepared, config, run, progress)
+        history = _fit(network, prepared, config, run, progress)
         epochs_trained = len(history.history.get("loss", []))
     else:
         run.write_text(HISTORY, "epoch,loss,val_loss\n")
@@ -276,12 +395,10 @@ def _train_into(
 
     results: dict[str, Any] = {}
     for part in ("val", "test"):
-        scaled_forecast = predict_scaled(model, prepared, config, part)
-        results[part] = evaluation.compare_with_naive(
-            prepared, part, scaled_forecast, config.window
-        )
+        forecast = predict_forecast(model, prepared, config, part)
+        results[part] = evaluation.compare_with_naive(prepared, part, forecast, config.window)
         if part == "test":
-            _forecast_plot(prepared, config, scaled_forecast, run.file(PLOTS) / "forecast.png")
+            _forecast_plot(prepared, config, forecast, run.file(PLOTS) / "forecast.png")
 
     best_epoch = None
     if not history_frame.empty and "val_loss" in history_frame:
@@ -289,6 +406,14 @@ def _train_into(
     metrics = {
         "model": config.model.type,
         **results,
+        "architecture": {
+            "head": heads.head_of(params),
+            "input_width": config.window.input_width,
+            # Input steps one forecast sees; null when the model reads the whole window.
+            "receptive_field": registry.receptive_field(
+                config.model.type, params, config.window.input_width
+            ),
+        },
         "training": {
             "epochs_trained": epochs_trained,
             "best_epoch": best_epoch,

@@ -2,6 +2,8 @@
 
 A window is identified by its start row ``s`` in the stacked series: inputs are rows
 ``[s, s + input_width)`` and targets rows ``[s + input_width, s + input_width + horizon)``.
+Seq-to-seq models also get a target at input steps ``t``: rows ``s + t + 1 .. s + t + horizon``
+(for the last step, the window's own targets).
 Only these start indices are kept in memory; tf.data gathers each batch of windows from
 the series array on the fly, like ``keras.utils.timeseries_dataset_from_array`` does for
 one series, but over many series and split boundaries at once.
@@ -113,6 +115,7 @@ def window_dataset(
     shuffle: bool = False,
     seed: int | None = None,
     with_targets: bool = True,
+    target_steps: tuple[int, ...] | None = None,
 ):
     """A tf.data pipeline of ``(inputs, targets)`` batches gathered lazily from ``values``.
 
@@ -125,22 +128,34 @@ def window_dataset(
         shuffle: Reshuffle the window order every epoch.
         seed: Shuffle seed.
         with_targets: Yield only inputs when False (for prediction).
+        target_steps: Input steps that each get the next ``horizon`` rows as targets, for
+            seq-to-seq models: targets are then ``(batch, len(target_steps), horizon,
+            n_targets)``. None gives the window's targets, ``(batch, horizon, n_targets)``.
     """
     import tensorflow as tf
 
     series = tf.convert_to_tensor(values, dtype=tf.float32)
     input_offsets = tf.range(window.input_width, dtype=tf.int64)
-    target_offsets = tf.range(
-        window.input_width, window.input_width + window.horizon, dtype=tf.int64
-    )
+    if target_steps is None:
+        # (horizon,): rows after the window
+        target_offsets = tf.range(
+            window.input_width, window.input_width + window.horizon, dtype=tf.int64
+        )
+    else:
+        # (n_steps, horizon): the horizon rows after each chosen input step
+        steps = np.asarray(target_steps, dtype=np.int64)
+        if steps.min() < 0 or steps.max() >= window.input_width:
+            raise ValueError(f"target_steps must lie in [0, {window.input_width})")
+        target_offsets = tf.constant(steps[:, None] + 1 + np.arange(window.horizon))
 
     def gather(batch_starts):
         # (batch,) -> (batch, input_width, n_inputs)
         inputs = tf.gather(series, batch_starts[:, None] + input_offsets)
         if not with_targets:
             return inputs
-        # (batch,) -> (batch, horizon, n_targets)
-        targets = tf.gather(series[:, :n_targets], batch_starts[:, None] + target_offsets)
+        # (batch,) -> (batch, horizon, n_targets), or (batch, n_steps, horizon, n_targets)
+        index = tf.reshape(batch_starts, [-1] + [1] * len(target_offsets.shape)) + target_offsets
+        targets = tf.gather(series[:, :n_targets], index)
         return inputs, targets
 
     dataset = tf.data.Dataset.from_tensor_slices(np.asarray(starts, dtype=np.int64))

@@ -4,16 +4,46 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from tsforecast.schema import non_negative, option, probability
+from tsforecast.schema import all_positive, non_empty, non_negative, option, probability
 
 Activation = Literal["relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu", "linear"]
 Initializer = Literal[
     "glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "orthogonal"
 ]
+RecurrentKind = Literal["simple_rnn", "gru", "lstm"]
+
+#: ``model.quantiles`` when not given: an 80% interval around the median.
+DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 
 
 def head_option() -> Any:
-    return option("vector", help="Output head; `vector` maps the last state to every step.")
+    return option(
+        "vector",
+        help="Output head: `vector`, `sequence`, `recursive` or `quantile` "
+        "(see Models for which families support which).",
+    )
+
+
+def quantile_levels(value: Any) -> str | None:
+    levels = list(value)
+    if not all(0.0 < q < 1.0 for q in levels) or levels != sorted(set(levels)):
+        return "increasing quantile levels strictly between 0 and 1"
+    if 0.5 not in levels or levels[0] >= 0.5 or levels[-1] <= 0.5:
+        return "a list holding 0.5 (the median) and at least one level on each side of it"
+    return None
+
+
+def quantiles_option() -> Any:
+    return option(
+        DEFAULT_QUANTILES,
+        help="Quantile levels the `quantile` head predicts; must hold 0.5 and one level on "
+        "each side (the outermost give the interval).",
+        check=quantile_levels,
+    )
+
+
+def units_option(default: tuple[int, ...], help: str) -> Any:
+    return option(default, help=help, check=lambda v: non_empty(v) or all_positive(v))
 
 
 def l1_option() -> Any:
@@ -35,3 +65,52 @@ def kernel_regularizer(params: Any) -> Any:
     if params.l1 == 0.0 and params.l2 == 0.0:
         return None
     return keras.regularizers.L1L2(l1=params.l1, l2=params.l2)
+
+
+def recurrent_layer(kind: str) -> Any:
+    """The Keras layer class of a ``simple_rnn``, ``gru`` or ``lstm`` name."""
+    import keras
+
+    return {
+        "simple_rnn": keras.layers.SimpleRNN,
+        "gru": keras.layers.GRU,
+        "lstm": keras.layers.LSTM,
+    }[kind]
+
+
+def recurrent_stack(
+    x: Any,
+    kind: str,
+    units: tuple[int, ...],
+    *,
+    return_sequences: bool,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    layer_norm: bool = False,
+    activation: str = "tanh",
+    kernel_initializer: str = "glorot_uniform",
+    regularizer: Any = None,
+) -> Any:
+    """Stacked recurrent layers; every layer but the last returns sequences, as stacking needs.
+
+    Shapes: ``(batch, steps, features) -> (batch, steps, units[-1])`` when
+    ``return_sequences``, else ``(batch, units[-1])``.
+    """
+    import keras
+
+    layer_cls = recurrent_layer(kind)
+    for i, n in enumerate(units):
+        last = i == len(units) - 1
+        x = layer_cls(
+            n,
+            activation=activation,
+            kernel_initializer=kernel_initializer,
+            return_sequences=return_sequences or not last,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            kernel_regularizer=regularizer,
+            name=f"{kind}_{i + 1}",
+        )(x)
+        if layer_norm and not last:
+            x = keras.layers.LayerNormalization(name=f"layer_norm_{i + 1}")(x)
+    return x

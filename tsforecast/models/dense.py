@@ -13,9 +13,11 @@ from tsforecast.models.common import (
     kernel_regularizer,
     l1_option,
     l2_option,
+    quantiles_option,
+    units_option,
 )
-from tsforecast.models.heads import vector_head
-from tsforecast.schema import all_positive, non_empty, option
+from tsforecast.models.heads import from_features
+from tsforecast.schema import option
 
 
 @dataclass(frozen=True)
@@ -25,15 +27,14 @@ class LinearParams:
     l1: float = l1_option()
     l2: float = l2_option()
     head: str = head_option()
+    quantiles: tuple[float, ...] = quantiles_option()
 
 
 @dataclass(frozen=True)
 class MLPParams:
     """``mlp``: hidden Dense layers, then the head."""
 
-    units: tuple[int, ...] = option(
-        (64,), help="Width of each hidden layer.", check=lambda v: non_empty(v) or all_positive(v)
-    )
+    units: tuple[int, ...] = units_option((64,), "Width of each hidden layer.")
     activation: Activation = option("relu", help="Hidden activation.")
     kernel_initializer: Initializer = option("he_normal", help="Hidden weight initialiser.")
     dropout: float = dropout_option()
@@ -41,6 +42,7 @@ class MLPParams:
     l1: float = l1_option()
     l2: float = l2_option()
     head: str = head_option()
+    quantiles: tuple[float, ...] = quantiles_option()
 
 
 def build_linear(params: LinearParams, shape: Any) -> Any:
@@ -48,7 +50,7 @@ def build_linear(params: LinearParams, shape: Any) -> Any:
 
     inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
     x = keras.layers.Flatten()(inputs)  # (batch, input_width * n_inputs)
-    outputs = vector_head(x, shape, kernel_regularizer(params))
+    outputs = from_features(x, shape, params, kernel_regularizer(params))
     return keras.Model(inputs, outputs, name="linear")
 
 
@@ -69,5 +71,5 @@ def build_mlp(params: MLPParams, shape: Any) -> Any:
         x = keras.layers.Activation(params.activation)(x)
         if params.dropout > 0:
             x = keras.layers.Dropout(params.dropout)(x)
-    outputs = vector_head(x, shape, regularizer)
+    outputs = from_features(x, shape, params, regularizer)
     return keras.Model(inputs, outputs, name="mlp")

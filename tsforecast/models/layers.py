@@ -27,3 +27,64 @@ class LastValue(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "horizon": self.horizon, "n_targets": self.n_targets}
+
+
+@keras.saving.register_keras_serializable(package="tsforecast")
+class SeasonalNaive(keras.layers.Layer):
+    """Forecasts each future step with the value one season earlier.
+
+    Step ``h`` (from 0) of the horizon takes input step
+    ``input_width - season_length + h % season_length``: the last observed season repeats.
+    Targets are the first ``n_targets`` input channels.
+    """
+
+    def __init__(self, horizon: int, n_targets: int, season_length: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.horizon = horizon
+        self.n_targets = n_targets
+        self.season_length = season_length
+
+    def call(self, inputs):
+        width = inputs.shape[1]
+        index = [width - self.season_length + h % self.season_length for h in range(self.horizon)]
+        # (batch, input_width, n_inputs) -> (batch, horizon, n_targets)
+        return keras.ops.take(inputs[:, :, : self.n_targets], index, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.horizon, self.n_targets)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "horizon": self.horizon,
+            "n_targets": self.n_targets,
+            "season_length": self.season_length,
+        }
+
+
+@keras.saving.register_keras_serializable(package="tsforecast")
+class OrderedQuantiles(keras.layers.Layer):
+    """Turns unconstrained values into quantiles that never cross.
+
+    The value at ``median_index`` is the median; each level above adds a positive gap
+    (softplus) to the one below it, each level below subtracts one, so
+    ``q[0] < q[1] < ... < q[-1]`` always.
+    Shapes: ``(..., n_levels) -> (..., n_levels)``.
+    """
+
+    def __init__(self, median_index: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.median_index = median_index
+
+    def call(self, inputs):
+        ops, m = keras.ops, self.median_index
+        median = inputs[..., m : m + 1]
+        above = ops.cumsum(ops.softplus(inputs[..., m + 1 :]), axis=-1)
+        below = ops.flip(ops.cumsum(ops.softplus(ops.flip(inputs[..., :m], -1)), axis=-1), -1)
+        return ops.concatenate([median - below, median, median + above], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "median_index": self.median_index}

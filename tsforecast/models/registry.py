@@ -6,14 +6,21 @@ builder is named as ``"module:function"``, imported only when a model is built.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tsforecast.errors import ConfigError
-from tsforecast.models import baselines, dense, recurrent
+from tsforecast.models import baselines, convolutional, dense, heads, recurrent
+from tsforecast.models.common import DEFAULT_QUANTILES
 from tsforecast.schema import suggest
+
+#: Heads of families that map a window to features: dense, recurrent and convolutional.
+DIRECT = ("vector", "recursive", "quantile")
+#: Families with per-step features can also emit a forecast at every step.
+PER_STEP = ("vector", "sequence", "recursive", "quantile")
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,11 @@ class ModelSpec:
         heads: The ``model.head`` values the family supports.
         trainable: False for baselines that need no fitting.
         summary: One line for the README and error messages.
+        check: ``(params, window) -> None``: the family's own config rules (ConfigError).
+        sequence_steps: ``(params, input_width) -> steps``: the input step each output step
+            of the sequence head ends at (default: every step).
+        receptive_field: ``(params, input_width) -> int | None``: input steps one output
+            step sees; None (the default) when it reads the whole window.
     """
 
     name: str
@@ -48,11 +60,16 @@ class ModelSpec:
     heads: tuple[str, ...] = ("vector",)
     trainable: bool = True
     summary: str = ""
+    check: Callable[[Any, Any], None] | None = None
+    sequence_steps: Callable[[Any, int], tuple[int, ...]] | None = None
+    receptive_field: Callable[[Any, int], int | None] | None = None
 
     def build_function(self) -> Callable[[Any, ModelShape], Any]:
         module, _, function = self.builder.partition(":")
         return getattr(importlib.import_module(module), function)
 
+
+_RECURRENT = "Stacked {} layers; the last state feeds the head, or every step's for `sequence`."
 
 _SPECS = (
     ModelSpec(
@@ -63,22 +80,70 @@ _SPECS = (
         summary="Repeats the last observed value of each target; no training.",
     ),
     ModelSpec(
+        "seasonal_naive",
+        baselines.SeasonalNaiveParams,
+        "tsforecast.models.baselines:build_seasonal_naive",
+        trainable=False,
+        summary="Repeats the last observed season (`season_length` steps); no training.",
+        check=baselines.check_seasonal_naive,
+    ),
+    ModelSpec(
         "linear",
         dense.LinearParams,
         "tsforecast.models.dense:build_linear",
+        heads=DIRECT,
         summary="One Dense layer from the flattened input window to every future step.",
     ),
     ModelSpec(
         "mlp",
         dense.MLPParams,
         "tsforecast.models.dense:build_mlp",
+        heads=DIRECT,
         summary="Stacked Dense layers on the flattened input window.",
+    ),
+    ModelSpec(
+        "simple_rnn",
+        recurrent.RecurrentParams,
+        "tsforecast.models.recurrent:build_simple_rnn",
+        heads=PER_STEP,
+        summary=_RECURRENT.format("SimpleRNN"),
+        check=recurrent.check_recurrent,
+    ),
+    ModelSpec(
+        "gru",
+        recurrent.RecurrentParams,
+        "tsforecast.models.recurrent:build_gru",
+        heads=PER_STEP,
+        summary=_RECURRENT.format("GRU"),
+        check=recurrent.check_recurrent,
     ),
     ModelSpec(
         "lstm",
         recurrent.RecurrentParams,
         "tsforecast.models.recurrent:build_lstm",
-        summary="Stacked LSTM layers; the last state feeds the head.",
+        heads=PER_STEP,
+        summary=_RECURRENT.format("LSTM"),
+        check=recurrent.check_recurrent,
+    ),
+    ModelSpec(
+        "conv1d",
+        convolutional.Conv1DParams,
+        "tsforecast.models.convolutional:build_conv1d",
+        heads=PER_STEP,
+        summary="Stacked causal Conv1D layers, optionally followed by recurrent layers.",
+        check=convolutional.check_conv1d,
+        sequence_steps=convolutional.conv1d_steps,
+        receptive_field=convolutional.conv1d_receptive_field,
+    ),
+    ModelSpec(
+        "wavenet",
+        convolutional.WaveNetParams,
+        "tsforecast.models.convolutional:build_wavenet",
+        heads=PER_STEP,
+        summary="Dilated causal Conv1D blocks (rates 1, 2, 4, ...) with gates, residual and "
+        "skip connections.",
+        check=convolutional.check_wavenet,
+        receptive_field=convolutional.wavenet_field,
     ),
 )
 _BY_NAME = {spec.name: spec for spec in _SPECS}
@@ -105,16 +170,52 @@ def get(name: Any) -> ModelSpec:
 
 
 def check_params(name: str, params: Any, window: Any) -> None:
-    """Checks every family shares: the head must be one the family supports."""
+    """Checks every family shares (the head must be one it supports), then its own."""
     spec = get(name)
-    head = getattr(params, "head", "vector")
+    head = heads.head_of(params)
     if head not in spec.heads:
         raise ConfigError(
             f"model.head '{head}' is not supported by model type '{name}'; "
             f"it supports: {', '.join(spec.heads)}."
         )
+    quantiles = getattr(params, "quantiles", DEFAULT_QUANTILES)
+    if head != "quantile" and tuple(quantiles) != DEFAULT_QUANTILES:
+        raise ConfigError(f"model.quantiles applies to model.head quantile, not {head}.")
+    if spec.check is not None:
+        spec.check(params, window)
+
+
+def target_layout(name: str, params: Any, shape: ModelShape) -> heads.TargetLayout:
+    """The targets the trained network of this family and head learns from each window."""
+    head = heads.head_of(params)
+    if head == "recursive":
+        return heads.TargetLayout(horizon=1)
+    if head == "sequence":
+        steps_of = get(name).sequence_steps
+        steps = (
+            steps_of(params, shape.input_width)
+            if steps_of is not None
+            else tuple(range(shape.input_width))
+        )
+        return heads.TargetLayout(shape.horizon, tuple(steps))
+    return heads.TargetLayout(shape.horizon)
+
+
+def receptive_field(name: str, params: Any, input_width: int) -> int | None:
+    """Input steps one forecast sees, or None for families that read the whole window."""
+    field = get(name).receptive_field
+    return None if field is None else field(params, input_width)
 
 
 def build_model(name: str, params: Any, shape: ModelShape) -> Any:
-    """Build the Keras model of family ``name``."""
-    return get(name).build_function()(params, shape)
+    """Build the Keras model of family ``name`` with the head ``params.head``.
+
+    A recursive head builds the family as a one-step model and rolls it forward.
+    """
+    build = get(name).build_function()
+    if heads.head_of(params) == "recursive":
+        one_step = build(
+            dataclasses.replace(params, head="vector"), dataclasses.replace(shape, horizon=1)
+        )
+        return heads.recursive_model(one_step, shape)
+    return build(params, shape)
