@@ -117,7 +117,8 @@ def validate(config_path: str, overrides: tuple[str, ...]) -> None:
     from tsforecast.config import load_config
 
     config = load_config(config_path, overrides)
-    click.echo(f"{config_path}: valid ({config.model.type}, data {config.data.path}).")
+    data = config.data.path or config.data.source
+    click.echo(f"{config_path}: valid ({config.model.type}, data {data}).")
 
 
 @main.command()

@@ -181,12 +181,15 @@ def _versions() -> dict[str, str]:
 def _forecast_plot(
     prepared: PreparedData, config: Config, scaled_forecast: np.ndarray, path: Path
 ) -> None:
-    """Test-set forecasts of the first series from origins one horizon apart."""
+    """Test-set forecasts of the first series with test windows, from origins one horizon
+    apart."""
     table, window = prepared.table, config.window
     n_targets = table.n_targets
-    lo, hi = int(prepared.bounds.val_end[0] - window.input_width), int(table.offsets[1])
     starts = prepared.starts["test"]
-    first = np.flatnonzero(starts < table.offsets[1])
+    shown = int(np.searchsorted(table.offsets, starts[0], side="right")) - 1
+    lo = max(int(prepared.bounds.val_end[shown]) - window.input_width, int(table.offsets[shown]))
+    hi = int(table.offsets[shown + 1])
+    first = np.flatnonzero((starts >= table.offsets[shown]) & (starts < hi))
     chosen = first[:: window.horizon][:12]
     positions = table.times if table.times is not None else np.arange(len(table.values))
     shown_end = min(hi, int(starts[chosen[-1]]) + window.input_width + window.horizon)
@@ -202,7 +205,7 @@ def _forecast_plot(
                 prepared.scaler.inverse_transform(naive[k], targets),
             )
         )
-    series = f" of series {table.ids[0]}" if table.ids is not None else ""
+    series = f" of series {table.ids[shown]}" if table.ids is not None else ""
     plots.forecast(
         positions[lo:shown_end],
         table.values[lo:shown_end, :n_targets],
@@ -258,7 +261,12 @@ def _train_into(
         n_inputs=len(table.columns),
         n_targets=table.n_targets,
     )
-    model = registry.build_model(config.model.type, config.model.params, shape)
+    model = registry.build_model(
+        config.model.type,
+        config.model.params,
+        shape,
+        registry.Preprocessing.from_data(config.data),
+    )
     model.compile(
         optimizer=make_optimizer(config.training.optimizer), loss=make_loss(config.training.loss)
     )

@@ -30,6 +30,34 @@ class ModelShape:
 
 
 @dataclass(frozen=True)
+class Preprocessing:
+    """Per-window stages wrapped around any family (see :mod:`tsforecast.models.preprocessing`).
+
+    Attributes:
+        instance_norm: False, ``"last"`` or ``"mean"``: what each window is shifted by.
+        channel_independent: Every column becomes its own series through shared weights.
+        difference_lag: Lag of the differences the model reads, or None for levels.
+    """
+
+    instance_norm: str | bool = False
+    channel_independent: bool = False
+    difference_lag: int | None = None
+
+    @classmethod
+    def from_data(cls, data: Any) -> Preprocessing:
+        """The stages a :class:`~tsforecast.config.DataConfig` asks for."""
+        return cls(
+            instance_norm=data.instance_norm,
+            channel_independent=data.channel_independent,
+            difference_lag=data.difference_lag if data.transform == "difference" else None,
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.instance_norm or self.channel_independent or self.difference_lag)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One registry entry.
 
@@ -115,6 +143,13 @@ def check_params(name: str, params: Any, window: Any) -> None:
         )
 
 
-def build_model(name: str, params: Any, shape: ModelShape) -> Any:
-    """Build the Keras model of family ``name``."""
-    return get(name).build_function()(params, shape)
+def build_model(
+    name: str, params: Any, shape: ModelShape, preprocessing: Preprocessing | None = None
+) -> Any:
+    """Build the Keras model of family ``name``, wrapped in any preprocessing stages."""
+    build = get(name).build_function()
+    if preprocessing is None or not preprocessing.active:
+        return build(params, shape)
+    from tsforecast.models.preprocessing import wrap
+
+    return wrap(build, params, shape, preprocessing)
