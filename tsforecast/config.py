@@ -124,10 +124,10 @@ class DataConfig:
     difference_lag: int = option(
         1, help="Lag of `transform: difference`: 1, or a season length in steps.", check=positive
     )
-    instance_norm: Literal[False, "last", "mean"] = option(
+    instance_norm: Literal[False, "last", "mean", "standard"] = option(
         False,
-        help="Subtract each input window's `last` value or `mean` per column and add it back "
-        "to the forecast.",
+        help="Normalise each input window per column by its own `last` value, `mean`, or mean "
+        "and standard deviation (`standard`), and undo it on the forecast.",
     )
     channel_independent: bool = option(
         False,

@@ -31,45 +31,63 @@ class LastValue(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tsforecast")
 class InstanceNormalization(keras.layers.Layer):
-    """Subtracts each window's last value or mean, per column (NLinear / RevIN style).
+    """Normalises each window per column by its own statistics (NLinear / RevIN style).
 
-    Returns the normalised window and the subtracted reference, which
-    :class:`AddReference` adds back to the forecast.
+    Modes: ``last`` subtracts the window's last value, ``mean`` its mean, ``standard``
+    subtracts the mean and divides by the standard deviation (RevIN without the learned
+    affine map). Returns the normalised window and the statistics ``(location, scale)``
+    stacked on the time axis, which :class:`InstanceDenormalization` applies in reverse.
     """
 
-    def __init__(self, mode: str = "last", **kwargs: object) -> None:
+    MODES = ("last", "mean", "standard")
+
+    def __init__(self, mode: str = "last", epsilon: float = 1e-5, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        if mode not in ("last", "mean"):
-            raise ValueError(f"mode must be 'last' or 'mean'; got {mode!r}")
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}; got {mode!r}")
         self.mode = mode
+        self.epsilon = epsilon
 
     def call(self, inputs):
+        ops = keras.ops
         # (batch, steps, columns) -> (batch, 1, columns)
         if self.mode == "last":
-            reference = inputs[:, -1:, :]
+            location = inputs[:, -1:, :]
         else:
-            reference = keras.ops.mean(inputs, axis=1, keepdims=True)
-        return inputs - reference, reference
+            location = ops.mean(inputs, axis=1, keepdims=True)
+        if self.mode == "standard":
+            scale = ops.sqrt(ops.var(inputs, axis=1, keepdims=True) + self.epsilon)
+            normalised = (inputs - location) / scale
+        else:
+            scale = ops.ones_like(location)
+            normalised = inputs - location
+        # -> (batch, 2, columns): location, then scale
+        return normalised, ops.concatenate([location, scale], axis=1)
 
     def compute_output_shape(self, input_shape):
-        return input_shape, (input_shape[0], 1, input_shape[2])
+        return input_shape, (input_shape[0], 2, input_shape[2])
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "mode": self.mode}
+        return {**super().get_config(), "mode": self.mode, "epsilon": self.epsilon}
 
 
 @keras.saving.register_keras_serializable(package="tsforecast")
-class AddReference(keras.layers.Layer):
-    """Adds the reference of :class:`InstanceNormalization` back to the target columns."""
+class InstanceDenormalization(keras.layers.Layer):
+    """Maps a forecast back with the statistics of :class:`InstanceNormalization`.
+
+    Only the first ``n_targets`` columns' statistics are used: the targets.
+    """
 
     def __init__(self, n_targets: int, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.n_targets = n_targets
 
     def call(self, inputs):
-        forecast, reference = inputs
-        # (batch, horizon, n_targets) + (batch, 1, n_targets)
-        return forecast + reference[:, :, : self.n_targets]
+        forecast, statistics = inputs
+        location = statistics[:, :1, : self.n_targets]
+        scale = statistics[:, 1:, : self.n_targets]
+        # (batch, horizon, n_targets) * (batch, 1, n_targets) + (batch, 1, n_targets)
+        return forecast * scale + location
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -5,7 +5,7 @@ other model, so training, metrics and ``predict`` need nothing special, and the
 ``.keras`` file holds the whole pipeline (registered layers, no Lambda):
 
     window -> Difference -> InstanceNormalization -> ChannelsToSeries -> family model
-           -> SeriesToChannels -> AddReference -> Integrate -> forecast
+           -> SeriesToChannels -> InstanceDenormalization -> Integrate -> forecast
 
 Each stage is present only when configured.
 """
@@ -38,7 +38,7 @@ def wrap(build: Callable[[Any, Any], Any], params: Any, shape: Any, preprocessin
         x = layers.Difference(lag, name="difference")(x)
         width -= lag
     if preprocessing.instance_norm:
-        x, reference = layers.InstanceNormalization(
+        x, statistics = layers.InstanceNormalization(
             preprocessing.instance_norm, name="instance_norm"
         )(x)
     core_shape = dataclasses.replace(shape, input_width=width)
@@ -52,7 +52,7 @@ def wrap(build: Callable[[Any, Any], Any], params: Any, shape: Any, preprocessin
         # (batch * n_targets, horizon, 1) -> (batch, horizon, n_targets)
         y = layers.SeriesToChannels(shape.n_targets, name="series_to_channels")(y)
     if preprocessing.instance_norm:
-        y = layers.AddReference(shape.n_targets, name="add_reference")([y, reference])
+        y = layers.InstanceDenormalization(shape.n_targets, name="instance_denorm")([y, statistics])
     if lag:
         y = layers.Integrate(lag, shape.n_targets, name="integrate")([y, inputs])
     return keras.Model(inputs, y, name=f"{core.name}_preprocessed")

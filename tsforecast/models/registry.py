@@ -34,7 +34,8 @@ class Preprocessing:
     """Per-window stages wrapped around any family (see :mod:`tsforecast.models.preprocessing`).
 
     Attributes:
-        instance_norm: False, ``"last"`` or ``"mean"``: what each window is shifted by.
+        instance_norm: False, ``"last"``, ``"mean"`` or ``"standard"``: how each window is
+            normalised.
         channel_independent: Every column becomes its own series through shared weights.
         difference_lag: Lag of the differences the model reads, or None for levels.
     """
