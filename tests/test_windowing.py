@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import base_config
 
@@ -13,6 +16,8 @@ from tsforecast.data.windowing import (
     window_starts,
 )
 from tsforecast.errors import DataError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def table_of(lengths, n_columns=2):
@@ -143,3 +148,47 @@ def test_sequence_targets_follow_every_chosen_input_step():
     # Strided models emit forecasts at some steps only.
     _, strided = next(iter(window_dataset(values, starts, window, 1, 8, target_steps=(1, 3))))
     np.testing.assert_array_equal(strided[1, :, :, 0], [[7, 8], [9, 10]])
+
+
+def test_split_by_series_needs_a_series_per_split_and_whole_windows():
+    with pytest.raises(DataError, match="leaves 0 for test"):
+        split_bounds(table_of([30, 30]), SplitConfig(1, 0.1, by="series"), WindowConfig(5, 2))
+    with pytest.raises(DataError, match="Series 's1' has 6 rows, fewer than"):
+        split_bounds(table_of([30, 6, 30]), SplitConfig(1, 1, by="series"), WindowConfig(5, 2))
+
+
+@pytest.mark.parametrize("horizon", [96, 720])
+def test_ett_protocol_windows(horizon):
+    """Train rows [0, 8640), val [8640 - L, 11520), test [11520 - L, 14400)."""
+    width = 336
+    raw = {
+        "data": {
+            "path": str(ROOT / "data" / "ett" / "ETTh1.csv"),
+            "time_column": "date",
+            "target_columns": ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"],
+            "rows": 14400,
+            "split": {"val": 2880, "test": 2880},
+        },
+        "window": {"input_width": width, "horizon": horizon},
+        "model": {"type": "naive"},
+    }
+    prepared = prepare_data(config_from_dict(raw))
+    starts = prepared.starts
+    np.testing.assert_array_equal(starts["train"], np.arange(0, 8640 - width - horizon + 1))
+    np.testing.assert_array_equal(
+        starts["val"], np.arange(8640 - width, 11520 - width - horizon + 1)
+    )
+    np.testing.assert_array_equal(
+        starts["test"], np.arange(11520 - width, 14400 - width - horizon + 1)
+    )
+    assert len(starts["test"]) == 2880 - horizon + 1
+    assert len(prepared.table.values) == 14400
+    frame = pd.read_csv(ROOT / "data" / "ett" / "ETTh1.csv", nrows=8640)
+    np.testing.assert_allclose(prepared.scaler.offset_, frame.iloc[:, 1:].mean().to_numpy())
+
+
+def test_rows_beyond_the_file_is_a_data_error(workdir):
+    raw = base_config(str(workdir / "series.csv"))
+    raw["data"]["rows"] = 1000
+    with pytest.raises(DataError, match="data.rows is 1000, but .* has only 240 data rows"):
+        prepare_data(config_from_dict(raw))

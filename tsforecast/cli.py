@@ -117,7 +117,8 @@ def validate(config_path: str, overrides: tuple[str, ...]) -> None:
     from tsforecast.config import load_config
 
     config = load_config(config_path, overrides)
-    click.echo(f"{config_path}: valid ({config.model.type}, data {config.data.path}).")
+    data = config.data.path or config.data.source
+    click.echo(f"{config_path}: valid ({config.model.type}, data {data}).")
 
 
 @main.command()
@@ -150,3 +151,65 @@ def predict(run_dir: str, input_path: str | None, output_path: str | None) -> No
         click.echo(f"Error: cannot write {output_path}: {exc.strerror}.", err=True)
         sys.exit(1)
     click.echo(f"Wrote {len(frame)} forecast rows to {output_path}")
+
+
+@main.command()
+@click.argument("suite", type=click.Choice(["homl", "ett", "all"]))
+@click.option("--quick", is_flag=True, help="Few epochs, one horizon, few series: a smoke test.")
+@click.option(
+    "--benchmarks",
+    "bench_dir",
+    default="benchmarks",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder holding the suite manifests and their configs.",
+)
+@click.option(
+    "--results",
+    "results_dir",
+    type=click.Path(file_okay=False),
+    help="Where results.json and RESULTS.md go (default: the benchmarks folder; "
+    "runs/bench-quick with --quick).",
+)
+@click.option(
+    "--runs",
+    "runs_dir",
+    default="runs/bench",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Parent folder of the benchmark run directories.",
+)
+@reports_errors
+def bench(suite: str, quick: bool, bench_dir: str, results_dir: str | None, runs_dir: str) -> None:
+    """Re-run published benchmark tables (SUITE: homl, ett or all) and write RESULTS.md."""
+    from pathlib import Path
+
+    _quiet_tensorflow()
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # many short runs in one process trigger retracing notes
+    from tsforecast.bench import SUITES
+    from tsforecast.bench import bench as run_bench
+
+    suites = list(SUITES) if suite == "all" else [suite]
+    if results_dir is None:
+        results_dir = "runs/bench-quick" if quick else bench_dir
+    records = run_bench(
+        suites,
+        Path(bench_dir),
+        Path(results_dir),
+        Path(runs_dir).resolve(),
+        quick=quick,
+        progress=lambda message: click.echo(message, err=True),
+    )
+    for record in records:
+        if record["status"] != "ok":
+            ours = record["status"]
+        else:
+            ours = f"{record['metric']} {record['ours']:.4g}"
+            if record["published"] is not None:
+                ours += f" (published {record['published']:.4g})"
+        click.echo(
+            f"{record['suite']}  {record['dataset']}  {record['task']}  {record['model']}: {ours}"
+        )
+    click.echo(f"Wrote {Path(results_dir) / 'RESULTS.md'} and {Path(results_dir) / 'results.json'}")

@@ -39,25 +39,62 @@ from tsforecast.schema import (
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """Chronological split of every series into train / validation / test."""
+    """Split into train / validation / test: each series by time, or whole series."""
 
     val: float | int = option(
-        0.15, help="Validation share: a fraction of each series, or a row count.", check=split_size
+        0.15,
+        help="Validation share: a fraction or a count of each series' rows (`by: time`) "
+        "or of the series (`by: series`).",
+        check=split_size,
     )
     test: float | int = option(
-        0.15, help="Test share: a fraction of each series, or a row count.", check=split_size
+        0.15,
+        help="Test share: a fraction or a count of each series' rows (`by: time`) "
+        "or of the series (`by: series`).",
+        check=split_size,
     )
+    by: Literal["time", "series"] = option(
+        "time",
+        help="`time`: split every series chronologically; `series`: hold out whole series "
+        "(the last ones for test, those before them for validation).",
+    )
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """The sum-of-two-sines series of Hands-On Machine Learning (2nd ed.), chapter 15."""
+
+    n_series: int = option(10000, help="How many series to generate.", check=positive)
+    n_steps: int = option(
+        50,
+        help="Steps per series (the generator's `n_steps`): input steps plus horizon, e.g. 51.",
+        check=positive,
+    )
+    seed: int = option(42, help="`np.random.seed` before generating, as the book does.")
+
+
+#: The one column of generated series.
+SYNTHETIC_COLUMN = "value"
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """Where the data comes from and how it is prepared."""
 
-    path: str = option(
-        help="CSV or Parquet file; a relative path resolves against the config file."
+    source: Literal["file", "synthetic_sines"] = option(
+        "file", help="`file` reads data.path; `synthetic_sines` generates series in memory."
     )
+    path: str | None = option(
+        None,
+        help="CSV or Parquet file (required for `source: file`); a relative path resolves "
+        "against the config file.",
+    )
+    synthetic: SyntheticConfig = option(SyntheticConfig(), help="")
     target_columns: tuple[str, ...] = option(
-        help="Columns to forecast.", check=lambda v: non_empty(v) or unique(v)
+        (),
+        help="Columns to forecast (required for `source: file`; generated series have one, "
+        "`value`).",
+        check=lambda v: non_empty(v) or unique(v),
     )
     feature_columns: tuple[str, ...] = option(
         (), help="Extra numeric columns used as past inputs only.", check=unique
@@ -77,6 +114,27 @@ class DataConfig:
     )
     missing: Literal["error", "interpolate", "ffill", "drop"] = option(
         "error", help="What to do with empty cells in used columns."
+    )
+    rows: int | None = option(
+        None, help="Use only the first this many rows of the file.", check=positive
+    )
+    transform: Literal["none", "difference"] = option(
+        "none",
+        help="`difference`: the model reads differenced inputs and its forecast is integrated "
+        "back from the last observed values.",
+    )
+    difference_lag: int = option(
+        1, help="Lag of `transform: difference`: 1, or a season length in steps.", check=positive
+    )
+    instance_norm: Literal[False, "last", "mean", "standard"] = option(
+        False,
+        help="Normalise each input window per column by its own `last` value, `mean`, or mean "
+        "and standard deviation (`standard`), and undo it on the forecast.",
+    )
+    channel_independent: bool = option(
+        False,
+        help="Forecast every column as its own series with shared weights; needs every input "
+        "column to be a target.",
     )
 
 
@@ -248,11 +306,57 @@ def _check_columns(config: Config) -> None:
         )
 
 
+def _check_source(config: Config) -> None:
+    data = config.data
+    if data.source == "file":
+        if data.path is None:
+            raise ConfigError("data.path is required when data.source is file.")
+        if not data.target_columns:
+            raise ConfigError("data.target_columns is required when data.source is file.")
+        if data.synthetic != SyntheticConfig():
+            raise ConfigError("data.synthetic applies only with data.source: synthetic_sines.")
+        return
+    unused = {
+        "data.path": data.path,
+        "data.time_column": data.time_column,
+        "data.id_column": data.id_column,
+        "data.feature_columns": data.feature_columns or None,
+        "data.rows": data.rows,
+    }
+    for where, value in unused.items():
+        if value is not None:
+            raise ConfigError(f"{where} is not used with data.source {data.source}; remove it.")
+    if data.target_columns != (SYNTHETIC_COLUMN,):
+        raise ConfigError(
+            f"data.source {data.source} generates one column, '{SYNTHETIC_COLUMN}'; "
+            f"data.target_columns must be [{SYNTHETIC_COLUMN}] or left out."
+        )
+
+
 def _check_split(config: Config) -> None:
     val, test = config.data.split.val, config.data.split.test
+    unit = "series" if config.data.split.by == "series" else "rows"
     if isinstance(val, float) and isinstance(test, float) and val + test >= 1.0:
         raise ConfigError(
-            f"data.split.val + data.split.test must leave rows for training; got {val} + {test}."
+            f"data.split.val + data.split.test must leave {unit} for training; got {val} + {test}."
+        )
+
+
+def _check_preprocessing(config: Config) -> None:
+    data, width = config.data, config.window.input_width
+    if data.transform == "none" and data.difference_lag != 1:
+        raise ConfigError("data.difference_lag applies only with data.transform: difference.")
+    if data.transform == "difference" and data.difference_lag >= width:
+        raise ConfigError(
+            f"data.difference_lag ({data.difference_lag}) must be smaller than "
+            f"window.input_width ({width}): the model reads input_width - difference_lag "
+            "differences."
+        )
+    if data.channel_independent and data.feature_columns:
+        raise ConfigError(
+            "data.channel_independent forecasts every input column as its own series, so "
+            "every input must be a target; move data.feature_columns "
+            f"({', '.join(data.feature_columns)}) into data.target_columns or remove them."
         )
 
 
@@ -305,9 +409,31 @@ def _check_recursive(config: Config) -> None:
         )
 
 
+def _check_preprocessing_head(config: Config) -> None:
+    data = config.data
+    used = [
+        name
+        for name, on in (
+            ("data.instance_norm", bool(data.instance_norm)),
+            ("data.channel_independent", data.channel_independent),
+            ("data.transform: difference", data.transform == "difference"),
+        )
+        if on
+    ]
+    head = getattr(config.model.params, "head", "vector")
+    if used and head != "vector":
+        raise ConfigError(
+            f"{used[0]} wraps a model with a vector head; model.head {head} is not supported "
+            "with it. Use model.head: vector or turn the preprocessing off."
+        )
+
+
 CROSS_CHECKS = (
+    _check_source,
     _check_columns,
     _check_split,
+    _check_preprocessing,
+    _check_preprocessing_head,
     _check_optimizer,
     _check_loss,
     _check_lr_schedule,
@@ -343,10 +469,13 @@ def config_from_dict(raw: Any, base_dir: Path | None = None) -> Config:
         if key not in raw:
             raise ConfigError(f"The config has no '{key}' section; it is required.")
     data = parse_section(DataConfig, raw["data"], "data")
-    path = Path(data.path).expanduser()
-    if not path.is_absolute():
-        path = (base_dir or Path.cwd()) / path
-    data = dataclasses.replace(data, path=str(path.resolve()))
+    if data.path is not None:
+        path = Path(data.path).expanduser()
+        if not path.is_absolute():
+            path = (base_dir or Path.cwd()) / path
+        data = dataclasses.replace(data, path=str(path.resolve()))
+    if data.source == "synthetic_sines" and not data.target_columns:
+        data = dataclasses.replace(data, target_columns=(SYNTHETIC_COLUMN,))
     model = _parse_model(raw["model"])
     config = Config(
         data=data,

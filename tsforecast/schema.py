@@ -116,8 +116,9 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     origin = get_origin(tp)
     if origin is Literal:
         choices = get_args(tp)
-        if value not in choices or isinstance(value, bool):
-            names = ", ".join(str(c) for c in choices)
+        # A choice matches only a value of its own kind: YAML `false` is not 0 or 'false'.
+        if not any(value == c and isinstance(value, bool) == isinstance(c, bool) for c in choices):
+            names = ", ".join(describe(c) if isinstance(c, bool) else str(c) for c in choices)
             raise ConfigError(f"{path} must be one of {names}; got {describe(value)}.")
         return value
     if origin in (Union, types.UnionType):

@@ -287,12 +287,15 @@ def _versions() -> dict[str, str]:
 def _forecast_plot(
     prepared: PreparedData, config: Config, forecast: heads.Forecast, path: Path
 ) -> None:
-    """Test-set forecasts of the first series from origins one horizon apart."""
+    """Test-set forecasts of the first series with test windows, from origins one horizon
+    apart."""
     table, window = prepared.table, config.window
     n_targets = table.n_targets
-    lo, hi = int(prepared.bounds.val_end[0] - window.input_width), int(table.offsets[1])
     starts = prepared.starts["test"]
-    first = np.flatnonzero(starts < table.offsets[1])
+    shown = int(np.searchsorted(table.offsets, starts[0], side="right")) - 1
+    lo = max(int(prepared.bounds.val_end[shown]) - window.input_width, int(table.offsets[shown]))
+    hi = int(table.offsets[shown + 1])
+    first = np.flatnonzero((starts >= table.offsets[shown]) & (starts < hi))
     chosen = first[:: window.horizon][:12]
     positions = table.times if table.times is not None else np.arange(len(table.values))
     shown_end = min(hi, int(starts[chosen[-1]]) + window.input_width + window.horizon)
@@ -316,7 +319,7 @@ def _forecast_plot(
                 band,
             )
         )
-    series = f" of series {table.ids[0]}" if table.ids is not None else ""
+    series = f" of series {table.ids[shown]}" if table.ids is not None else ""
     band_label = None
     if forecast.quantiles is not None:
         band_label = f"{forecast.levels[0]:g}-{forecast.levels[-1]:g} quantiles"
@@ -372,7 +375,12 @@ def _train_into(
     table = prepared.table
     spec = registry.get(config.model.type)
     params = config.model.params
-    model = registry.build_model(config.model.type, params, model_shape(config, table))
+    model = registry.build_model(
+        config.model.type,
+        params,
+        model_shape(config, table),
+        registry.Preprocessing.from_data(config.data),
+    )
     network = heads.trained_part(model, params)
     steps_per_epoch = math.ceil(len(prepared.starts["train"]) / config.training.batch_size)
     network.compile(

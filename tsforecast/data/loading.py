@@ -210,5 +210,20 @@ def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
 
 
 def load_table(config: DataConfig, path: str | Path | None = None) -> SeriesTable:
-    """Read ``path`` (default ``config.path``) and validate it into a SeriesTable."""
-    return build_table(read_table(path or config.path, config.format), config)
+    """Read ``path`` (default ``config.path``, or the generated series) into a SeriesTable.
+
+    With ``config.rows`` only that many leading rows of the file are used.
+    """
+    if path is None and config.source == "synthetic_sines":
+        from tsforecast.data.synthetic import synthetic_table
+
+        return synthetic_table(config.synthetic)
+    path = path or config.path
+    frame = read_table(path, config.format)
+    if config.rows is not None:
+        if len(frame) < config.rows:
+            raise DataError(
+                f"data.rows is {config.rows}, but {path} has only {len(frame)} data rows."
+            )
+        frame = frame.iloc[: config.rows]
+    return build_table(frame, config)

@@ -43,11 +43,13 @@ def _rows(share: float | int, n: int) -> int:
 
 
 def split_bounds(table: SeriesTable, split: SplitConfig, window: WindowConfig) -> SplitBounds:
-    """Split each series chronologically and check every split can hold a window.
+    """Split each series chronologically, or whole series with ``split.by: series``.
 
     Validation and test windows may read the preceding rows as input, but their targets
-    lie wholly inside their split.
+    lie wholly inside their split. Every split must be able to hold a window.
     """
+    if split.by == "series":
+        return _series_bounds(table, split, window)
     width, horizon = window.input_width, window.horizon
     train_end, val_end = [], []
     for i in range(table.n_series):
@@ -72,6 +74,39 @@ def split_bounds(table: SeriesTable, split: SplitConfig, window: WindowConfig) -
         train_end.append(lo + n_train)
         val_end.append(lo + n_train + n_val)
     return SplitBounds(np.asarray(train_end, np.int64), np.asarray(val_end, np.int64))
+
+
+def _series_bounds(table: SeriesTable, split: SplitConfig, window: WindowConfig) -> SplitBounds:
+    """Whole series per split, in table order: train first, then validation, then test.
+
+    A train series is all train rows (``train_end = val_end = end``), a validation series
+    all validation rows (``train_end = start, val_end = end``), a test series all test rows.
+    """
+    n = table.n_series
+    n_val, n_test = _rows(split.val, n), _rows(split.test, n)
+    n_train = n - n_val - n_test
+    for part, size in (("train", n_train), ("validation", n_val), ("test", n_test)):
+        if size < 1:
+            raise DataError(
+                f"The data has {n} series; data.split (by series, val {split.val}, "
+                f"test {split.test}) leaves {max(size, 0)} for {part}. Each split needs at "
+                "least one series."
+            )
+    need = window.input_width + window.horizon
+    lengths = np.diff(table.offsets)
+    short = np.flatnonzero(lengths < need)
+    if short.size:
+        i = int(short[0])
+        raise DataError(
+            f"Series {table.series_name(i)} has {int(lengths[i])} rows, fewer than "
+            f"window.input_width + window.horizon ({need}); with data.split.by: series every "
+            "series must hold a whole window."
+        )
+    starts, ends = table.offsets[:-1], table.offsets[1:]
+    part = np.repeat([0, 1, 2], [n_train, n_val, n_test])
+    train_end = np.where(part == 0, ends, starts)
+    val_end = np.where(part == 2, starts, ends)
+    return SplitBounds(train_end.astype(np.int64), val_end.astype(np.int64))
 
 
 def window_starts(

@@ -88,3 +88,160 @@ class OrderedQuantiles(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "median_index": self.median_index}
+
+
+@keras.saving.register_keras_serializable(package="tsforecast")
+class InstanceNormalization(keras.layers.Layer):
+    """Normalises each window per column by its own statistics (NLinear / RevIN style).
+
+    Modes: ``last`` subtracts the window's last value, ``mean`` its mean, ``standard``
+    subtracts the mean and divides by the standard deviation (RevIN without the learned
+    affine map). Returns the normalised window and the statistics ``(location, scale)``
+    stacked on the time axis, which :class:`InstanceDenormalization` applies in reverse.
+    """
+
+    MODES = ("last", "mean", "standard")
+
+    def __init__(self, mode: str = "last", epsilon: float = 1e-5, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}; got {mode!r}")
+        self.mode = mode
+        self.epsilon = epsilon
+
+    def call(self, inputs):
+        ops = keras.ops
+        # (batch, steps, columns) -> (batch, 1, columns)
+        if self.mode == "last":
+            location = inputs[:, -1:, :]
+        else:
+            location = ops.mean(inputs, axis=1, keepdims=True)
+        if self.mode == "standard":
+            scale = ops.sqrt(ops.var(inputs, axis=1, keepdims=True) + self.epsilon)
+            normalised = (inputs - location) / scale
+        else:
+            scale = ops.ones_like(location)
+            normalised = inputs - location
+        # -> (batch, 2, columns): location, then scale
+        return normalised, ops.concatenate([location, scale], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape, (input_shape[0], 2, input_shape[2])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mode": self.mode, "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="tsforecast")
+class InstanceDenormalization(keras.layers.Layer):
+    """Maps a forecast back with the statistics of :class:`InstanceNormalization`.
+
+    Only the first ``n_targets`` columns' statistics are used: the targets.
+    """
+
+    def __init__(self, n_targets: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.n_targets = n_targets
+
+    def call(self, inputs):
+        forecast, statistics = inputs
+        location = statistics[:, :1, : self.n_targets]
+        scale = statistics[:, 1:, : self.n_targets]
+        # (batch, horizon, n_targets) * (batch, 1, n_targets) + (batch, 1, n_targets)
+        return forecast * scale + location
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "n_targets": self.n_targets}
+
+
+@keras.saving.register_keras_serializable(package="tsforecast")
+class ChannelsToSeries(keras.layers.Layer):
+    """Makes every column its own univariate series: ``(b, steps, c) -> (b * c, steps, 1)``."""
+
+    def call(self, inputs):
+        steps = inputs.shape[1]
+        # (batch, steps, columns) -> (batch, columns, steps) -> (batch * columns, steps, 1)
+        return keras.ops.reshape(keras.ops.transpose(inputs, (0, 2, 1)), (-1, steps, 1))
+
+    def compute_output_shape(self, input_shape):
+        batch = None if input_shape[0] is None else input_shape[0] * input_shape[2]
+        return (batch, input_shape[1], 1)
+
+
+@keras.saving.register_keras_serializable(package="tsforecast")
+class SeriesToChannels(keras.layers.Layer):
+    """Inverse of :class:`ChannelsToSeries`: ``(b * c, steps, 1) -> (b, steps, c)``."""
+
+    def __init__(self, n_columns: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.n_columns = n_columns
+
+    def call(self, inputs):
+        steps = inputs.shape[1]
+        # (batch * columns, steps, 1) -> (batch, columns, steps) -> (batch, steps, columns)
+        grouped = keras.ops.reshape(inputs, (-1, self.n_columns, steps))
+        return keras.ops.transpose(grouped, (0, 2, 1))
+
+    def compute_output_shape(self, input_shape):
+        batch = None if input_shape[0] is None else input_shape[0] // self.n_columns
+        return (batch, input_shape[1], self.n_columns)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "n_columns": self.n_columns}
+
+
+@keras.saving.register_keras_serializable(package="tsforecast")
+class Difference(keras.layers.Layer):
+    """Lag-``lag`` differences along time: ``(b, steps, c) -> (b, steps - lag, c)``."""
+
+    def __init__(self, lag: int = 1, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.lag = lag
+
+    def call(self, inputs):
+        return inputs[:, self.lag :, :] - inputs[:, : -self.lag, :]
+
+    def compute_output_shape(self, input_shape):
+        steps = None if input_shape[1] is None else input_shape[1] - self.lag
+        return (input_shape[0], steps, input_shape[2])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "lag": self.lag}
+
+
+@keras.saving.register_keras_serializable(package="tsforecast")
+class Integrate(keras.layers.Layer):
+    """Inverse of :class:`Difference` for a forecast of lag-``lag`` differences.
+
+    Step ``h`` of the forecast is ``level[h - lag] + diff[h]``, where levels before the
+    horizon are the last ``lag`` observed input values of each target. Steps ``h``,
+    ``h + lag``, ``h + 2 lag``, ... therefore accumulate one cumulative sum.
+    """
+
+    def __init__(self, lag: int, n_targets: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.lag = lag
+        self.n_targets = n_targets
+
+    def call(self, inputs):
+        differences, window = inputs
+        horizon = differences.shape[1]
+        lag, n_targets = self.lag, self.n_targets
+        seasons = -(-horizon // lag)
+        # (batch, horizon, n_targets) -> (batch, seasons * lag, n_targets), zero padded
+        padded = keras.ops.pad(differences, ((0, 0), (0, seasons * lag - horizon), (0, 0)))
+        # -> (batch, seasons, lag, n_targets); each step sums over earlier seasons
+        cumulative = keras.ops.cumsum(keras.ops.reshape(padded, (-1, seasons, lag, n_targets)), 1)
+        # (batch, input_width, n_inputs) -> (batch, 1, lag, n_targets): the last observed season
+        last = window[:, -lag:, :n_targets][:, None, :, :]
+        levels = keras.ops.reshape(cumulative + last, (-1, seasons * lag, n_targets))
+        return levels[:, :horizon, :]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "lag": self.lag, "n_targets": self.n_targets}

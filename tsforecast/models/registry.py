@@ -37,6 +37,35 @@ class ModelShape:
 
 
 @dataclass(frozen=True)
+class Preprocessing:
+    """Per-window stages wrapped around any family (see :mod:`tsforecast.models.preprocessing`).
+
+    Attributes:
+        instance_norm: False, ``"last"``, ``"mean"`` or ``"standard"``: how each window is
+            normalised.
+        channel_independent: Every column becomes its own series through shared weights.
+        difference_lag: Lag of the differences the model reads, or None for levels.
+    """
+
+    instance_norm: str | bool = False
+    channel_independent: bool = False
+    difference_lag: int | None = None
+
+    @classmethod
+    def from_data(cls, data: Any) -> Preprocessing:
+        """The stages a :class:`~tsforecast.config.DataConfig` asks for."""
+        return cls(
+            instance_norm=data.instance_norm,
+            channel_independent=data.channel_independent,
+            difference_lag=data.difference_lag if data.transform == "difference" else None,
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.instance_norm or self.channel_independent or self.difference_lag)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One registry entry.
 
@@ -207,10 +236,13 @@ def receptive_field(name: str, params: Any, input_width: int) -> int | None:
     return None if field is None else field(params, input_width)
 
 
-def build_model(name: str, params: Any, shape: ModelShape) -> Any:
+def build_model(
+    name: str, params: Any, shape: ModelShape, preprocessing: Preprocessing | None = None
+) -> Any:
     """Build the Keras model of family ``name`` with the head ``params.head``.
 
-    A recursive head builds the family as a one-step model and rolls it forward.
+    A recursive head builds the family as a one-step model and rolls it forward; any
+    configured preprocessing stages are wrapped around the family model (vector heads).
     """
     build = get(name).build_function()
     if heads.head_of(params) == "recursive":
@@ -218,4 +250,8 @@ def build_model(name: str, params: Any, shape: ModelShape) -> Any:
             dataclasses.replace(params, head="vector"), dataclasses.replace(shape, horizon=1)
         )
         return heads.recursive_model(one_step, shape)
-    return build(params, shape)
+    if preprocessing is None or not preprocessing.active:
+        return build(params, shape)
+    from tsforecast.models.preprocessing import wrap
+
+    return wrap(build, params, shape, preprocessing)

@@ -1,0 +1,447 @@
+"""Accuracy benchmarks: published tables re-run through the ordinary ``train`` path.
+
+A suite is a manifest, ``benchmarks/SUITE.yaml``, listing runs. Each run names a config
+(a normal tsforecast config, runnable with ``tsforecast train``), overrides applied to it,
+optional candidates chosen on the validation split, the metric, the split it is read on and
+the published figure. The results go to ``results.json`` (one record per run) and
+``RESULTS.md`` (tables beside the published figures, with the machine that ran them).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tsforecast.config import Config, load_config, read_yaml
+from tsforecast.errors import ConfigError
+from tsforecast.models import registry
+
+SUITES = ("homl", "ett")
+RESULTS_JSON = "results.json"
+RESULTS_MD = "RESULTS.md"
+#: The test batch size whose ``drop_last=True`` convention several published tables used.
+DROP_LAST_BATCH = 32
+
+#: ``progress(message)`` is called as each run starts and ends.
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    """One row of a suite manifest."""
+
+    suite: str
+    dataset: str
+    task: str
+    model: str
+    config: str
+    metric: str
+    split: str
+    published: float | None
+    overrides: tuple[str, ...] = ()
+    select: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    quick: bool = False
+    note: str = ""
+
+    def candidates(self, quick: bool) -> list[tuple[str, ...]]:
+        """Override sets to try, one per combination of the ``select`` values."""
+        keys = list(self.select)
+        values = [self.select[k][:1] if quick else self.select[k] for k in keys]
+        return [
+            tuple(f"{k}={_yaml_value(v)}" for k, v in zip(keys, combo, strict=True))
+            for combo in itertools.product(*values)
+        ]
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A parsed manifest."""
+
+    name: str
+    title: str
+    notes: str
+    runs: tuple[BenchRun, ...]
+    quick_overrides: tuple[str, ...]
+
+
+def _yaml_value(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, list | dict | bool) else str(value)
+
+
+def _require(raw: dict, key: str, where: str) -> Any:
+    if key not in raw:
+        raise ConfigError(f"{where}: '{key}' is required.")
+    return raw[key]
+
+
+RUN_KEYS = {
+    "dataset",
+    "task",
+    "model",
+    "config",
+    "published",
+    "set",
+    "select",
+    "quick",
+    "note",
+    "metric",
+    "split",
+}
+
+
+def load_suite(bench_dir: Path, name: str) -> Suite:
+    """Read ``bench_dir/NAME.yaml``."""
+    path = bench_dir / f"{name}.yaml"
+    raw = read_yaml(path)
+    if not isinstance(raw, dict) or not isinstance(raw.get("runs"), list):
+        raise ConfigError(f"{path} must be a mapping with a list of runs.")
+    metric, split = _require(raw, "metric", str(path)), _require(raw, "split", str(path))
+    runs = []
+    for i, entry in enumerate(raw["runs"]):
+        where = f"{path}: runs[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a mapping.")
+        unknown = sorted(set(entry) - RUN_KEYS)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key '{unknown[0]}'.")
+        select = entry.get("select") or {}
+        runs.append(
+            BenchRun(
+                suite=name,
+                dataset=str(_require(entry, "dataset", where)),
+                task=str(_require(entry, "task", where)),
+                model=str(_require(entry, "model", where)),
+                config=str(_require(entry, "config", where)),
+                metric=entry.get("metric", metric),
+                split=entry.get("split", split),
+                published=entry.get("published"),
+                overrides=tuple(entry.get("set") or ()),
+                select={k: tuple(v) for k, v in select.items()},
+                quick=bool(entry.get("quick", False)),
+                note=str(entry.get("note", "")),
+            )
+        )
+    quick = raw.get("quick") or {}
+    return Suite(
+        name=name,
+        title=str(raw.get("title", name)),
+        notes=str(raw.get("notes", "")).strip(),
+        runs=tuple(runs),
+        quick_overrides=tuple(quick.get("set") or ()),
+    )
+
+
+def unavailable(config_path: Path) -> str | None:
+    """Why a benchmark config cannot run with the models this version has, or None."""
+    raw = read_yaml(config_path)
+    model = raw.get("model") if isinstance(raw, dict) else None
+    if not isinstance(model, dict):
+        return None
+    name = model.get("type")
+    if name not in registry.names():
+        return f"not run: model type {name} not available"
+    head = model.get("head", "vector")
+    if head not in registry.get(name).heads:
+        return f"not run: head {head} not available for model type {name}"
+    return None
+
+
+def machine() -> dict[str, Any]:
+    """The CPU, the cores this process may use, and the library versions."""
+    import keras
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    return {
+        "cpu": cpu,
+        "cores": cores,
+        "gpus": gpus,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def machine_line() -> str:
+    """The machine in a few words, for each record."""
+    info = machine()
+    return f"{info['cpu']}, {info['cores']} cores, TensorFlow {info['tensorflow']}"
+
+
+def _drop_last_metric(result: Any, config: Config, split: str) -> float | None:
+    """The split's scaled MSE over only the first whole batches of 32 windows.
+
+    Published ETT tables were computed with a test loader that used ``drop_last=True``;
+    this figure follows that convention, for comparison only.
+    """
+    import numpy as np
+
+    from tsforecast.data.dataset import prepare_data
+    from tsforecast.data.windowing import gather_targets
+    from tsforecast.runs import load_run
+    from tsforecast.training import predict_scaled
+
+    run = load_run(result.run_dir)
+    prepared = prepare_data(config)
+    starts = prepared.starts[split]
+    keep = len(starts) // DROP_LAST_BATCH * DROP_LAST_BATCH
+    if keep == 0:
+        return None
+    n_targets = prepared.table.n_targets
+    forecast = predict_scaled(run.model, prepared, config, split)[:keep]
+    actual = gather_targets(prepared.scaled, starts[:keep], config.window, n_targets)
+    return float(np.mean(np.square(forecast.astype("float64") - actual)))
+
+
+def run_one(
+    run: BenchRun,
+    bench_dir: Path,
+    runs_dir: Path,
+    quick_overrides: tuple[str, ...],
+    quick: bool,
+) -> dict[str, Any]:
+    """Train one benchmark run (each candidate, keeping the best on validation)."""
+    from tsforecast.training import train
+
+    config_path = bench_dir / run.config
+    record: dict[str, Any] = {
+        "suite": run.suite,
+        "dataset": run.dataset,
+        "task": run.task,
+        "model": run.model,
+        "config": f"{bench_dir.name}/{run.config}",
+        "set": list(run.overrides),
+        "metric": run.metric,
+        "split": run.split,
+        "published": run.published,
+        "ours": None,
+        "ratio": None,
+        "seconds": None,
+        "status": "ok",
+        "quick": quick,
+        "machine": machine_line(),
+    }
+    reason = unavailable(config_path)
+    if reason is not None:
+        record["status"] = reason
+        return record
+    base = [*run.overrides, *(quick_overrides if quick else ()), f"output.dir={runs_dir}"]
+    trials = []
+    for candidate in run.candidates(quick):
+        config = load_config(config_path, [*base, *candidate])
+        result = train(config)
+        val = result.metrics["val"]["model"][run.metric]
+        trials.append((val, candidate, config, result))
+    # Chosen on the validation split only; ties keep the first candidate.
+    val, chosen, config, result = min(trials, key=lambda t: t[0])
+    part = result.metrics[run.split]
+    ours = part["model"][run.metric]
+    record.update(
+        ours=ours,
+        ratio=(ours / run.published) if run.published else None,
+        seconds=round(result.seconds, 1),
+        chosen=dict(item.split("=", 1) for item in chosen),
+        val=val,
+        scaled_mae=part["model"]["scaled_mae"],
+        naive=part["naive"][run.metric],
+        n_windows=part["n_windows"],
+        epochs_trained=result.metrics["training"]["epochs_trained"],
+        selection=[
+            {
+                "set": list(c),
+                "val": v,
+                "seconds": round(r.seconds, 1),
+            }
+            for v, c, _, r in trials
+        ],
+    )
+    if run.metric == "scaled_mse":
+        record["ours_drop_last_32"] = _drop_last_metric(result, config, run.split)
+    return record
+
+
+def run_suite(
+    name: str,
+    bench_dir: Path,
+    runs_dir: Path,
+    *,
+    quick: bool = False,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Run every run of suite ``name`` (only those marked ``quick`` in quick mode)."""
+    suite = load_suite(bench_dir, name)
+    runs = [r for r in suite.runs if r.quick or not quick]
+    records = []
+    for i, run in enumerate(runs, 1):
+        label = f"[{name} {i}/{len(runs)}] {run.dataset}, {run.task}, {run.model}"
+        if progress:
+            progress(f"{label} ...")
+        record = run_one(run, bench_dir, runs_dir, suite.quick_overrides, quick)
+        if progress:
+            if record["status"] == "ok":
+                published = "-" if run.published is None else f"{run.published:.4g}"
+                progress(
+                    f"{label}: {run.metric} {record['ours']:.4g} (published {published}), "
+                    f"{record['seconds']:.0f} s"
+                )
+            else:
+                progress(f"{label}: {record['status']}")
+        records.append(record)
+    return records
+
+
+def _key(record: dict[str, Any]) -> tuple:
+    return (record["suite"], record["dataset"], record["task"], record["model"])
+
+
+def merge_records(old: list[dict], new: list[dict]) -> list[dict]:
+    """``old`` with every record of the suites in ``new`` replaced by ``new``'s records."""
+    suites = {r["suite"] for r in new}
+    return [r for r in old if r["suite"] not in suites] + new
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}g}" if value < 10 else f"{value:.1f}"
+
+
+def results_markdown(
+    records: list[dict[str, Any]], suites: list[Suite], machines: dict[str, dict]
+) -> str:
+    """RESULTS.md: one table per suite, our figure beside the published one."""
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `tsforecast bench`; do not edit by hand. Every figure comes from the",
+        "config named in its row, trained through `tsforecast.training.train`, the same path",
+        "as `tsforecast train`. Ratio = ours / published (below 1: ours is better).",
+        "",
+    ]
+    for suite in suites:
+        rows = [r for r in records if r["suite"] == suite.name]
+        if not rows:
+            continue
+        info = machines.get(suite.name, {})
+        lines += [f"## {suite.title}", ""]
+        if suite.notes:
+            lines += [suite.notes, ""]
+        if info:
+            lines += [
+                f"Ran {info.get('date', '?')} on {info['cpu']} ({info['cores']} cores available"
+                f", {info['gpus']} GPUs), TensorFlow {info['tensorflow']}, Keras "
+                f"{info['keras']}, Python {info['python']}; suite wall time "
+                f"{info.get('seconds', 0):.0f} s{' (quick mode)' if info.get('quick') else ''}.",
+                "",
+            ]
+        metric, split = rows[0]["metric"], rows[0]["split"]
+        is_ett = metric == "scaled_mse"
+        header = ["dataset", "task", "model", f"ours ({split} {metric})", "published", "ratio"]
+        if is_ett:
+            header += ["ours, drop_last 32", f"{split} scaled_mae", "lookback"]
+        header += ["seconds", "config"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for r in rows:
+            if r["status"] != "ok":
+                cells = [r["dataset"], r["task"], r["model"], r["status"], _fmt(r["published"])]
+                cells += ["-"] * (len(header) - 6) + [f"`{r['config']}`"]
+            else:
+                cells = [
+                    r["dataset"],
+                    r["task"],
+                    r["model"],
+                    _fmt(r["ours"]),
+                    _fmt(r["published"]),
+                    "-" if r["ratio"] is None else f"{r['ratio']:.3f}",
+                ]
+                if is_ett:
+                    cells += [
+                        _fmt(r.get("ours_drop_last_32")),
+                        _fmt(r.get("scaled_mae")),
+                        str(r.get("chosen", {}).get("window.input_width", "-")),
+                    ]
+                cells += [f"{r['seconds']:.0f}", f"`{r['config']}`"]
+            lines.append("| " + " | ".join(cells) + " |")
+        selections = [r for r in rows if len(r.get("selection", [])) > 1]
+        if selections:
+            lines += ["", "Candidates tried, chosen on the validation split only:", ""]
+            lines += [
+                "| dataset | task | model | candidate | val | seconds |",
+                "|---|---|---|---|---|---|",
+            ]
+            for r in selections:
+                chosen = [f"{k}={v}" for k, v in r["chosen"].items()]
+                for trial in r["selection"]:
+                    mark = " (chosen)" if trial["set"] == chosen else ""
+                    lines.append(
+                        f"| {r['dataset']} | {r['task']} | {r['model']} | "
+                        f"{', '.join(trial['set'])}{mark} | {trial['val']:.4f} | "
+                        f"{trial['seconds']:.0f} |"
+                    )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def bench(
+    suites: list[str],
+    bench_dir: Path,
+    results_dir: Path,
+    runs_dir: Path,
+    *,
+    quick: bool = False,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Run suites, merge their records into ``results_dir``, and rewrite RESULTS.md.
+
+    Returns:
+        The records of this invocation.
+    """
+    if not bench_dir.is_dir():
+        raise ConfigError(f"Benchmark folder not found: {bench_dir}")
+    parsed = [load_suite(bench_dir, name) for name in suites]  # fail early on a bad manifest
+    results_dir.mkdir(parents=True, exist_ok=True)
+    json_path = results_dir / RESULTS_JSON
+    old: list[dict] = []
+    meta: dict[str, dict] = {}
+    if json_path.is_file():
+        try:
+            stored = json.loads(json_path.read_text(encoding="utf-8"))
+            old, meta = stored["records"], stored.get("machines", {})
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"{json_path} is not a results file; move it away.") from None
+    info = machine()
+    records = []
+    for suite in parsed:
+        started = time.perf_counter()
+        new = run_suite(suite.name, bench_dir, runs_dir, quick=quick, progress=progress)
+        records += new
+        meta[suite.name] = {
+            **info,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            "seconds": round(time.perf_counter() - started, 1),
+            "quick": quick,
+        }
+        old = merge_records(old, new)
+        json_path.write_text(
+            json.dumps({"machines": meta, "records": old}, indent=2, allow_nan=False) + "\n",
+            encoding="utf-8",
+        )
+    every = [load_suite(bench_dir, s) for s in SUITES if (bench_dir / f"{s}.yaml").is_file()]
+    (results_dir / RESULTS_MD).write_text(results_markdown(old, every, meta), encoding="utf-8")
+    return records
