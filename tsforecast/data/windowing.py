@@ -113,6 +113,7 @@ def window_dataset(
     shuffle: bool = False,
     seed: int | None = None,
     with_targets: bool = True,
+    epochs: range | None = None,
 ):
     """A tf.data pipeline of ``(inputs, targets)`` batches gathered lazily from ``values``.
 
@@ -122,9 +123,12 @@ def window_dataset(
         window: Input width and horizon.
         n_targets: Leading columns of ``values`` that are targets.
         batch_size: Windows per batch.
-        shuffle: Reshuffle the window order every epoch.
+        shuffle: Shuffle the window order (every epoch when ``epochs`` is given).
         seed: Shuffle seed.
         with_targets: Yield only inputs when False (for prediction).
+        epochs: Hold these epochs back to back, ``ceil(len(starts) / batch_size)`` batches
+            each. Epoch ``e`` is shuffled by ``(seed, e)`` alone, so training resumed at any
+            epoch sees exactly the batches an uninterrupted run sees.
     """
     import tensorflow as tf
 
@@ -143,11 +147,32 @@ def window_dataset(
         targets = tf.gather(series[:, :n_targets], batch_starts[:, None] + target_offsets)
         return inputs, targets
 
-    dataset = tf.data.Dataset.from_tensor_slices(np.asarray(starts, dtype=np.int64))
-    if shuffle:
-        dataset = dataset.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    n_windows = len(starts)
+    starts = tf.constant(np.asarray(starts, dtype=np.int64))
+    if epochs is not None:
+        seed_part = tf.constant(0 if seed is None else seed, dtype=tf.int64)
+
+        def one_epoch(epoch):
+            order = starts
+            if shuffle:
+                order = tf.random.experimental.stateless_shuffle(
+                    starts, seed=tf.stack([seed_part, epoch])
+                )
+            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+        dataset = tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(one_epoch)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices(starts)
+        if shuffle:
+            dataset = dataset.shuffle(n_windows, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(batch_size)
+    dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def batches_per_epoch(n_windows: int, batch_size: int) -> int:
+    """Batches in one pass over ``n_windows`` windows (the last one may be short)."""
+    return -(-n_windows // batch_size)
 
 
 def gather_targets(values: np.ndarray, starts: np.ndarray, window: WindowConfig, n_targets: int):
