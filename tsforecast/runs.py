@@ -98,7 +98,7 @@ class RunDir:
         Raises:
             RunError: if the output folder cannot be written or the disk is nearly full.
         """
-        parent = Path(config.output.dir).expanduser()
+        parent = Path(os.path.expanduser(config.output.dir))
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -130,7 +130,11 @@ class RunDir:
             ConfigError: if ``config`` differs from the run's ``config.yaml``.
         """
         path = Path(path)
-        if not path.is_dir():
+        try:
+            found = path.is_dir()
+        except OSError:
+            found = False
+        if not found:
             raise RunError(f"Run directory not found: {path}")
         if (path / METRICS).is_file():
             raise RunError(f"Run {path} is complete; there is nothing to resume.")
@@ -194,6 +198,13 @@ class RunDir:
 
 def run_status(path: Path) -> str | None:
     """Why ``path`` is not a usable run, or None when it is complete."""
+    try:
+        return _run_status(path)
+    except OSError as exc:
+        return f"Cannot read run directory {path}: {exc.strerror or exc}."
+
+
+def _run_status(path: Path) -> str | None:
     if not path.exists():
         return f"Run directory not found: {path}"
     if not path.is_dir():
