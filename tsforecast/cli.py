@@ -7,9 +7,11 @@ TensorFlow is imported only inside the commands that train or predict, so ``--he
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
@@ -38,15 +40,32 @@ def _quiet_tensorflow() -> None:
         os.close(saved)
 
 
+def one_line(message: str) -> str:
+    """``message`` on one line: line breaks and other control characters escaped.
+
+    Messages quote values from the user's files, which may hold any character.
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message.strip())
+
+
+def _quiet_libraries() -> None:
+    """Keep library warnings and log lines off standard error, unless asked for with -W."""
+    if not sys.warnoptions:
+        warnings.simplefilter("ignore")
+    for name in ("tensorflow", "absl", "keras"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def reports_errors(command: Callable) -> Callable:
     """Turn library errors into one ``Error: ...`` line and the error's exit code."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _quiet_libraries()
         try:
             return command(*args, **kwargs)
         except TsForecastError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {one_line(str(exc))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Error: interrupted.", err=True)
@@ -78,7 +97,7 @@ class _OneLineUsageError(click.UsageError):
 
     def show(self, file: Any = None) -> None:
         hint = f" See '{self.ctx.command_path} --help'." if self.ctx is not None else ""
-        click.echo(f"Error: {self.format_message()}{hint}", err=True)
+        click.echo(f"Error: {one_line(self.format_message())}{hint}", err=True)
 
 
 class _Group(click.Group):

@@ -23,16 +23,14 @@ def _future_times(times: np.ndarray, horizon: int) -> np.ndarray:
             return pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:].to_numpy()
         if len(index) < 2:
             raise DataError("Cannot infer the series frequency from a single timestamp.")
-        step = np.median(np.diff(index.to_numpy()).astype("int64"))
-        future = pd.DatetimeIndex(
-            index[-1].to_numpy() + np.arange(1, horizon + 1) * np.timedelta64(int(step), "ns")
-        )
+        step = pd.Series(np.diff(index.to_numpy())).median()
+        future = pd.DatetimeIndex([index[-1] + step * k for k in range(1, horizon + 1)])
     except (OverflowError, pd.errors.OutOfBoundsDatetime):
         future = None
     if future is None or not future.is_monotonic_increasing or future[0] <= index[-1]:
         raise DataError(
-            f"The {horizon} timestamps after {index[-1]} lie beyond the dates pandas can "
-            "represent (up to 2262-04-11)."
+            f"The {horizon} timestamps after {index[-1]} lie beyond the dates that can be "
+            "represented."
         )
     return future.to_numpy()
 

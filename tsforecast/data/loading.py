@@ -184,14 +184,14 @@ def _check_times(times: np.ndarray, rows: np.ndarray, column: str, name: str) ->
             "timestamps must strictly increase."
         )
     if len(times) >= 3 and pd.infer_freq(pd.DatetimeIndex(times)) is None:
-        usual = np.median(steps.astype("int64"))
-        irregular = steps.astype("int64") != usual
+        usual = pd.Series(steps).median()
+        irregular = steps != usual.to_timedelta64()
         if irregular.any():
             i = int(np.argmax(irregular)) + 1
             raise DataError(
                 f"Column '{column}' is irregularly spaced at row {rows[i] + 1} of {name}: "
-                f"a step of {pd.Timedelta(steps[i - 1])} where {pd.Timedelta(int(usual))} is "
-                "usual. Resample the data to a regular frequency first."
+                f"a step of {pd.Timedelta(steps[i - 1])} where {usual} is usual. Resample "
+                "the data to a regular frequency first."
             )
 
 

@@ -36,6 +36,11 @@ class SplitBounds:
         return mask
 
 
+def _subject(table: SeriesTable, i: int) -> str:
+    """``Series 'a'`` in a table of many series, else ``The series``."""
+    return f"Series {table.series_name(i)}" if table.ids is not None else "The series"
+
+
 def _rows(share: float | int, n: int) -> int:
     return round(share * n) if isinstance(share, float) else int(share)
 
@@ -53,18 +58,18 @@ def split_bounds(table: SeriesTable, split: SplitConfig, window: WindowConfig) -
         n = hi - lo
         n_val, n_test = _rows(split.val, n), _rows(split.test, n)
         n_train = n - n_val - n_test
-        name = table.series_name(i)
+        name = _subject(table, i)
         need = width + horizon
         if n_train < need:
             raise DataError(
-                f"Series {name} has {n} rows; its train split ({n_train} rows) is shorter than "
+                f"{name} has {n} rows; its train split ({n_train} rows) is shorter than "
                 f"window.input_width + window.horizon ({need}). Use a shorter window, "
                 "smaller data.split shares or a longer series."
             )
         for part, size in (("validation", n_val), ("test", n_test)):
             if size < horizon:
                 raise DataError(
-                    f"Series {name} has {n} rows; its {part} split ({size} rows) is shorter "
+                    f"{name} has {n} rows; its {part} split ({size} rows) is shorter "
                     f"than window.horizon ({horizon})."
                 )
         train_end.append(lo + n_train)
@@ -95,9 +100,9 @@ def last_window_starts(table: SeriesTable, width: int) -> np.ndarray:
     lengths = np.diff(table.offsets)
     short = np.flatnonzero(lengths < width)
     if short.size:
-        name = table.series_name(int(short[0]))
+        name = _subject(table, int(short[0]))
         raise DataError(
-            f"Series {name} has {int(lengths[short[0]])} rows; forecasting needs the last "
+            f"{name} has {int(lengths[short[0]])} rows; forecasting needs the last "
             f"window.input_width ({width}) rows."
         )
     return (table.offsets[1:] - width).astype(np.int64)
