@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,21 +30,11 @@ import keras
 import numpy as np
 
 from tsforecast.errors import RunError
+from tsforecast.runs import write_atomically
 
 #: Bumped when the layout of a backup changes incompatibly.
 BACKUP_FORMAT = 1
 STATE = "state.json"
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_state(backup_dir: Path, fingerprint: str) -> dict[str, Any] | None:
@@ -195,7 +184,7 @@ class TrainingBackup(keras.callbacks.Callback):
             "history": self.history,
             "best": best,
         }
-        _write_atomically(self.backup_dir / STATE, json.dumps(state))
+        write_atomically(self.backup_dir / STATE, json.dumps(state))
         keep = {STATE, name, self._best_weights}
         for path in self.backup_dir.iterdir():
             if path.name not in keep:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,14 +39,19 @@ BACKUP = ".backup"
 REQUIRED = (CONFIG, MODEL, SCALER, METRICS)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a new file beside ``path`` and rename it into place.
+
+    The temporary file is opened exclusively (like ``tempfile.mkstemp``) but with the
+    usual permissions, so artifacts stay readable as the umask allows.
+    """
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with open(tmp, "x", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -173,7 +178,7 @@ class RunDir:
         return self.path / name
 
     def write_text(self, name: str, text: str) -> None:
-        _atomic_write(self.path / name, text)
+        write_atomically(self.path / name, text)
 
     def write_json(self, name: str, data: Any) -> None:
         self.write_text(name, json.dumps(data, indent=2, allow_nan=False) + "\n")
