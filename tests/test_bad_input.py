@@ -7,7 +7,10 @@ and checks the exit code (2 config/usage, 1 data/runtime) and the message.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -213,6 +216,12 @@ DATA_CASES = [
     ),
     ("one row per series", _panel_one_row_each, {"id_column": "id"}, "gives every row its own"),
     (
+        "drop leaves holes in time",
+        _frame(_cell("y", 7, np.nan)),
+        {"missing": "drop"},
+        "data.missing: drop removed the rows with gaps, leaving holes in the time column",
+    ),
+    (
         "nothing left after drop",
         _frame(lambda f: f.assign(y=np.nan)),
         {"missing": "drop", "time_column": None},
@@ -237,6 +246,23 @@ def test_bad_data(workdir, write, data, message):
     config["data"].update(data)
     assert_one_error_line(invoke("train", write_config(workdir, config)), 1, message)
     assert not (workdir / "runs").exists(), "data problems are reported before a run is made"
+
+
+def test_real_process_prints_only_the_error_line(workdir):
+    """Run as a user would: no TensorFlow log lines or warnings around the error."""
+    frame = sine_frame(120)
+    frame.loc[7, "y"] = 1e300
+    frame.to_csv(workdir / "series.csv", index=False)
+    path = write_config(workdir, base_config("series.csv"))
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",)}
+    command = [sys.executable, "-m", "tsforecast", "train", str(path)]
+    child = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
+    assert child.returncode == 1
+    assert child.stderr.splitlines() == [
+        "Error: Column 'y' holds 1e+300 at row 8, beyond the float32 range (about 3.4e+38) "
+        "the models compute in; rescale it."
+    ]
+    assert child.stdout == ""
 
 
 def test_hostile_but_usable_tables_train(workdir):

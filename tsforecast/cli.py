@@ -14,6 +14,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import click
@@ -219,13 +220,14 @@ def predict(run_dir: str, input_path: str | None, output_path: str | None) -> No
     """Forecast the next horizon steps of every series with a trained run."""
     _quiet_tensorflow()
     from tsforecast.forecasting import predict as forecast
+    from tsforecast.runs import write_atomically
 
     frame = forecast(run_dir, input_path)
     if output_path is None:
         click.echo(frame.to_csv(index=False), nl=False)
         return
     try:
-        frame.to_csv(output_path, index=False)
+        write_atomically(Path(output_path), frame.to_csv(index=False))
     except OSError as exc:
         raise RunError(f"Cannot write {output_path}: {exc.strerror or exc}.") from None
     click.echo(f"Wrote {len(frame)} forecast rows to {output_path}")

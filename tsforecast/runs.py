@@ -196,9 +196,13 @@ class RunDir:
         os.replace(tmp, self.path / MODEL)
 
     def mark_failed(self, message: str) -> None:
-        """Leave a ``FAILED`` marker (never raises: it runs while handling an error)."""
+        """Leave a ``FAILED`` marker, unless the run is already complete.
+
+        Never raises: it runs while handling an error.
+        """
         with contextlib.suppress(OSError):
-            self.write_text(FAILED, message.rstrip() + "\n")
+            if not (self.path / METRICS).exists():
+                self.write_text(FAILED, message.rstrip() + "\n")
 
 
 def run_status(path: Path) -> str | None:

@@ -169,7 +169,9 @@ def _parse_times(frame: pd.DataFrame, column: str) -> pd.Series:
     return times.dt.tz_localize(None)
 
 
-def _check_times(times: np.ndarray, rows: np.ndarray, column: str, name: str) -> None:
+def _check_times(
+    times: np.ndarray, rows: np.ndarray, column: str, name: str, hint: str = ""
+) -> None:
     """Timestamps of one series must strictly increase at a regular spacing."""
     if len(times) < 2:
         return
@@ -190,8 +192,8 @@ def _check_times(times: np.ndarray, rows: np.ndarray, column: str, name: str) ->
             i = int(np.argmax(irregular)) + 1
             raise DataError(
                 f"Column '{column}' is irregularly spaced at row {rows[i] + 1} of {name}: "
-                f"a step of {pd.Timedelta(steps[i - 1])} where {usual} is usual. Resample "
-                "the data to a regular frequency first."
+                f"a step of {pd.Timedelta(steps[i - 1])} where {usual} is usual. "
+                + (hint or "Resample the data to a regular frequency first.")
             )
 
 
@@ -234,10 +236,16 @@ def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
     times = None
     if config.time_column is not None:
         parsed = _parse_times(frame, config.time_column).to_numpy()[rows]
+        hint = ""
+        if len(keep) < len(frame):
+            hint = (
+                "data.missing: drop removed the rows with gaps, leaving holes in the time "
+                "column; use interpolate or ffill instead."
+            )
         for i in range(len(offsets) - 1):
             lo, hi = offsets[i], offsets[i + 1]
             name = f"series '{uniques[i]}'" if uniques is not None else "the series"
-            _check_times(parsed[lo:hi], rows[lo:hi], config.time_column, name)
+            _check_times(parsed[lo:hi], rows[lo:hi], config.time_column, name, hint)
         times = parsed
     return SeriesTable(
         values=values.to_numpy(dtype="float64")[order],
