@@ -6,6 +6,7 @@ and checks the exit code (2 config/usage, 1 data/runtime) and the message.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -176,6 +177,11 @@ def _cell(column, row, value):
     return change
 
 
+def _gzip_cut(folder: Path) -> None:
+    data = gzip.compress(sine_frame(120).to_csv(index=False).encode())
+    (folder / "series.csv.gz").write_bytes(data[: len(data) // 2])
+
+
 def _panel_one_row_each(folder: Path) -> None:
     frame = sine_frame(40)
     frame.insert(0, "id", [f"r{i}" for i in range(40)])
@@ -195,6 +201,8 @@ DATA_CASES = [
     ("only a header", _text("time,y,x\n"), {}, "has no data rows"),
     ("binary garbage", _text(bytes(range(256)) * 4), {}, "Cannot read CSV file"),
     ("not UTF-8", _text("time,y,x\n2024-01-01,caf\xe9,1\n".encode("latin-1")), {}, "not UTF-8"),
+    ("extra fields", _text("time,y,x\n2024-01-01,1,2,3\n"), {}, "more fields than its header"),
+    ("truncated gzip", _gzip_cut, {"path": "series.csv.gz"}, "Cannot read CSV file"),
     ("repeated column", _text("time,y,y,x\n2024-01-01,1,2,3\n"), {}, "more than one column named"),
     ("missing column", _frame(lambda f: f.drop(columns="x")), {}, "Column 'x' is not in the data"),
     ("non-numeric", _frame(_cell("y", 3, "abc")), {}, "Column 'y' must be numeric; row 4"),

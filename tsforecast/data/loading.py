@@ -40,6 +40,29 @@ class SeriesTable:
         return f"'{self.ids[i]}'" if self.ids is not None else "the series"
 
 
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What pandas raises for files it cannot read, compressed ones (by suffix) included."""
+    import lzma
+    import tarfile
+    import zipfile
+
+    from pyarrow import ArrowException
+
+    return (
+        OSError,
+        ValueError,
+        TypeError,
+        NotImplementedError,
+        EOFError,
+        ImportError,  # a compression whose optional library is not installed (.zst)
+        pd.errors.ParserError,
+        zipfile.BadZipFile,
+        lzma.LZMAError,
+        tarfile.TarError,
+        ArrowException,
+    )
+
+
 def read_table(path: str | Path, file_format: str = "auto") -> pd.DataFrame:
     """Read a CSV or Parquet file, turning every failure into a DataError."""
     path = Path(path)
@@ -58,12 +81,17 @@ def read_table(path: str | Path, file_format: str = "auto") -> pd.DataFrame:
         raise DataError(f"Data file {path} is empty.") from None
     except UnicodeDecodeError:
         raise DataError(f"Cannot read CSV file {path}: it is not UTF-8 text.") from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except _read_errors() as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"Cannot read {file_format.upper()} file {path}: {first}") from None
     if frame.empty:
         raise DataError(f"Data file {path} has no data rows.")
     if file_format == "csv":
+        if not isinstance(frame.index, pd.RangeIndex):  # pandas made the extra fields an index
+            raise DataError(
+                f"Data file {path} has rows with more fields than its header has columns "
+                f"({len(frame.columns)}); check the delimiter and quoting."
+            )
         _check_header(path, frame)
     return frame
 
@@ -72,7 +100,7 @@ def _check_header(path: Path, frame: pd.DataFrame) -> None:
     """pandas renames a repeated CSV column ``a`` to ``a.1``; refuse repeats instead."""
     try:
         header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0]
-    except (OSError, ValueError, IndexError, pd.errors.ParserError):
+    except (*_read_errors(), IndexError):
         return  # the full read succeeded; nothing more to learn here
     names = [str(name) for name in header if isinstance(name, str)]
     repeated = sorted({name for name in names if names.count(name) > 1})
