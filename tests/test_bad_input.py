@@ -294,6 +294,12 @@ def test_nan_loss_names_the_epoch(workdir):
     assert not (run_dir / "metrics.json").exists()
 
 
+def test_model_too_big_for_memory(workdir):
+    config = base_config("series.csv", model={"type": "mlp", "units": [10**11]})
+    result = invoke("train", write_config(workdir, config), "--quiet")
+    assert_one_error_line(result, 1, "Out of memory building or training the model")
+
+
 # ---------------------------------------------------------------------------------------------
 # The output directory is checked before training starts
 

@@ -106,6 +106,10 @@ class RunDir:
         parent = Path(os.path.expanduser(config.output.dir))
         try:
             parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise RunError(
+                f"Cannot create output directory {parent}: a file is in the way."
+            ) from None
         except OSError as exc:
             raise RunError(f"Cannot create output directory {parent}: {exc.strerror}.") from None
         except ValueError:

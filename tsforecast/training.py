@@ -271,6 +271,8 @@ def train(
     Raises:
         RunInterrupted: on KeyboardInterrupt (SIGINT, or SIGTERM where the caller maps it).
     """
+    import tensorflow as tf
+
     started = time.perf_counter()
     run = RunDir.reopen(resume, config) if resume is not None else None
     prepared = prepared if prepared is not None else prepare_data(config)
@@ -293,6 +295,13 @@ def train(
     except OSError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         message = f"Cannot write the run directory {run.path}: {reason}"
+        run.mark_failed(message)
+        raise RunError(message) from None
+    except (MemoryError, tf.errors.ResourceExhaustedError):
+        message = (
+            "Out of memory building or training the model; make the model smaller or lower "
+            "training.batch_size or window.input_width."
+        )
         run.mark_failed(message)
         raise RunError(message) from None
     except Exception as exc:
