@@ -158,7 +158,10 @@ def config_with(workdir, **data):
             {"transform": "difference", "difference_lag": 12},
             "data.difference_lag (12) must be smaller than window.input_width (12)",
         ),
-        ({"instance_norm": True}, "data.instance_norm must be one of false, last, mean, standard; got true"),
+        (
+            {"instance_norm": True},
+            "data.instance_norm must be one of false, last, mean, standard; got true",
+        ),
         ({"instance_norm": "max"}, "data.instance_norm must be one of false, last, mean"),
     ],
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,11 @@ from tsforecast.schema import (
     open_fraction,
     option,
     parse_section,
+    path_text,
     positive,
     probability,
     safe_name,
+    seed_range,
     split_size,
     unique,
 )
@@ -88,6 +91,7 @@ class DataConfig:
         None,
         help="CSV or Parquet file (required for `source: file`); a relative path resolves "
         "against the config file.",
+        check=path_text,
     )
     synthetic: SyntheticConfig = option(SyntheticConfig(), help="")
     target_columns: tuple[str, ...] = option(
@@ -162,8 +166,10 @@ class OptimizerConfig:
     learning_rate: float = option(0.001, help="Learning rate.", check=positive)
     momentum: float = option(0.0, help="Momentum (sgd, rmsprop).", check=probability)
     nesterov: bool = option(False, help="Nesterov momentum (sgd).")
-    weight_decay: float | None = option(None, help="Decoupled weight decay (adamw, adam).")
-    clipnorm: float | None = option(None, help="Clip each gradient to this norm.")
+    weight_decay: float | None = option(
+        None, help="Decoupled weight decay (adamw, adam).", check=non_negative
+    )
+    clipnorm: float | None = option(None, help="Clip each gradient to this norm.", check=positive)
 
 
 @dataclass(frozen=True)
@@ -234,7 +240,7 @@ class TrainingConfig:
         "which it is the default of.",
     )
     early_stopping: EarlyStoppingConfig = option(EarlyStoppingConfig(), help="")
-    seed: int = option(42, help="Seed for weights, shuffling and dropout.")
+    seed: int = option(42, help="Seed for weights, shuffling and dropout.", check=seed_range)
     shuffle: bool = option(True, help="Shuffle training windows every epoch.")
     deterministic: bool = option(
         True, help="Use deterministic TensorFlow ops, so reruns give identical metrics."
@@ -246,7 +252,9 @@ class OutputConfig:
     """Where runs are written."""
 
     dir: str = option(
-        "runs", help="Parent folder of run directories; relative to the working directory."
+        "runs",
+        help="Parent folder of run directories; relative to the working directory.",
+        check=path_text,
     )
     name: str | None = option(
         None, help="Run name prefix (default: the model type).", check=safe_name
@@ -470,10 +478,10 @@ def config_from_dict(raw: Any, base_dir: Path | None = None) -> Config:
             raise ConfigError(f"The config has no '{key}' section; it is required.")
     data = parse_section(DataConfig, raw["data"], "data")
     if data.path is not None:
-        path = Path(data.path).expanduser()
-        if not path.is_absolute():
-            path = (base_dir or Path.cwd()) / path
-        data = dataclasses.replace(data, path=str(path.resolve()))
+        path = os.path.expanduser(data.path)
+        if not os.path.isabs(path):
+            path = os.path.join(base_dir or os.getcwd(), path)
+        data = dataclasses.replace(data, path=os.path.normpath(path))
     if data.source == "synthetic_sines" and not data.target_columns:
         data = dataclasses.replace(data, target_columns=(SYNTHETIC_COLUMN,))
     model = _parse_model(raw["model"])
@@ -524,14 +532,20 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 def read_yaml(path: str | Path) -> Any:
     """Read a YAML file with the safe loader, turning every failure into ConfigError."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Config file not found: {path}")
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Cannot read config file {path}: {exc}") from None
+    except FileNotFoundError:
+        raise ConfigError(f"Config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"Config path is a directory, not a YAML file: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"Cannot read config file {path}: it is not UTF-8 text.") from None
     try:
         return yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"Malformed YAML in {path}: nested too deeply.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

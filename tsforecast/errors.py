@@ -19,3 +19,9 @@ class DataError(TsForecastError):
 
 class RunError(TsForecastError):
     """Training, saving or loading a run failed."""
+
+
+class RunInterrupted(RunError):
+    """Training was stopped by SIGINT or SIGTERM; the run can be resumed."""
+
+    exit_code = 130

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tsforecast.data.dataset import check_scaled
 from tsforecast.data.loading import SeriesTable, load_table
 from tsforecast.data.windowing import last_window_starts
-from tsforecast.errors import DataError
+from tsforecast.errors import DataError, RunError
 from tsforecast.models.heads import read_output
 from tsforecast.runs import LoadedRun, load_run
 
@@ -18,12 +19,21 @@ def _future_times(times: np.ndarray, horizon: int) -> np.ndarray:
     """The next ``horizon`` timestamps after ``times``, at the series' inferred frequency."""
     index = pd.DatetimeIndex(times[-min(len(times), 1000) :])
     freq = pd.infer_freq(index) if len(index) >= 3 else None
-    if freq is not None:
-        return pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:].to_numpy()
-    if len(index) < 2:
-        raise DataError("Cannot infer the series frequency from a single timestamp.")
-    step = np.median(np.diff(index.to_numpy()).astype("int64"))
-    return index[-1].to_numpy() + np.arange(1, horizon + 1) * np.timedelta64(int(step), "ns")
+    try:
+        if freq is not None:
+            return pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:].to_numpy()
+        if len(index) < 2:
+            raise DataError("Cannot infer the series frequency from a single timestamp.")
+        step = pd.Series(np.diff(index.to_numpy())).median()
+        future = pd.DatetimeIndex([index[-1] + step * k for k in range(1, horizon + 1)])
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        future = None
+    if future is None or not future.is_monotonic_increasing or future[0] <= index[-1]:
+        raise DataError(
+            f"The {horizon} timestamps after {index[-1]} lie beyond the dates that can be "
+            "represented."
+        )
+    return future.to_numpy()
 
 
 def quantile_columns(name: str, levels: tuple[float, ...]) -> list[str]:
@@ -52,11 +62,19 @@ def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
     width, horizon = config.window.input_width, config.window.horizon
     n_targets = table.n_targets
     starts = last_window_starts(table, width)
-    scaled = run.scaler.transform(table.values).astype(np.float32)
+    scaled = run.scaler.transform(table.values)
+    check_scaled(scaled, table)
+    scaled = scaled.astype(np.float32)
     # (n_series,) -> (n_series, input_width, n_inputs)
     inputs = scaled[starts[:, None] + np.arange(width)]
     output = read_output(run.model.predict_on_batch(inputs), config.model.params)
     targets = slice(0, n_targets)
+    raw = output.point if output.quantiles is None else output.quantiles
+    if not np.isfinite(raw).all():
+        raise RunError(
+            "The model forecasts NaN or infinite values for this input; check it for values "
+            "far outside the range of the training data."
+        )
 
     frame: dict[str, np.ndarray] = {}
     if config.data.id_column is not None:

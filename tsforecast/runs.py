@@ -10,20 +10,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tsforecast.config import Config, dump_config, load_config
+from tsforecast.config import Config, config_to_dict, dump_config, load_config
 from tsforecast.data.scaling import Scaler
-from tsforecast.errors import RunError
+from tsforecast.errors import ConfigError, RunError
 
 #: Bumped when the layout of a run directory changes incompatibly.
 RUN_FORMAT = 1
 MIN_FREE_BYTES = 50 * 1024 * 1024
+#: Bytes written per model parameter at most: model.keras, and in the backup the weights
+#: and optimizer slots of the last and of the best epoch, plus one being replaced.
+BYTES_PER_PARAMETER = 4 * 10
 
 CONFIG = "config.yaml"
 MODEL = "model.keras"
@@ -32,18 +35,59 @@ HISTORY = "history.csv"
 METRICS = "metrics.json"
 FAILED = "FAILED"
 PLOTS = "plots"
+BACKUP = ".backup"
 REQUIRED = (CONFIG, MODEL, SCALER, METRICS)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a new file beside ``path`` and rename it into place.
+
+    The temporary file is opened exclusively (like ``tempfile.mkstemp``) but with the
+    usual permissions, so artifacts stay readable as the umask allows.
+    """
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with open(tmp, "x", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _check_writable(folder: Path, needed: int = MIN_FREE_BYTES) -> None:
+    """Raise RunError unless ``folder`` can be written and has ``needed`` bytes free."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise RunError(f"Output directory {folder} is not writable.")
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        raise RunError(f"Cannot check the free space in {folder}: {exc.strerror}.") from None
+    if free < needed:
+        raise RunError(
+            f"Only {free // (1024 * 1024)} MiB free in {folder}; this run needs at least "
+            f"{-(-needed // (1024 * 1024))} MiB."
+        )
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else key))
+    return out
+
+
+def config_difference(run_config: Config, config: Config) -> str | None:
+    """The first key (outside ``output``) where two configs differ, described; else None."""
+    saved, given = _flat(config_to_dict(run_config)), _flat(config_to_dict(config))
+    for key in [*saved, *(k for k in given if k not in saved)]:
+        if key.startswith("output."):
+            continue
+        if saved.get(key, "(unset)") != given.get(key, "(unset)"):
+            return f"{key} is {given.get(key, '(unset)')!r} here but {saved.get(key, '(unset)')!r}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -59,19 +103,18 @@ class RunDir:
         Raises:
             RunError: if the output folder cannot be written or the disk is nearly full.
         """
-        parent = Path(config.output.dir).expanduser()
+        parent = Path(os.path.expanduser(config.output.dir))
         try:
             parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise RunError(
+                f"Cannot create output directory {parent}: a file is in the way."
+            ) from None
         except OSError as exc:
             raise RunError(f"Cannot create output directory {parent}: {exc.strerror}.") from None
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise RunError(f"Output directory {parent} is not writable.")
-        free = shutil.disk_usage(parent).free
-        if free < MIN_FREE_BYTES:
-            raise RunError(
-                f"Only {free // (1024 * 1024)} MiB free in {parent}; a run needs at least "
-                f"{MIN_FREE_BYTES // (1024 * 1024)} MiB."
-            )
+        except ValueError:
+            raise RunError(f"Cannot create output directory {parent!r}.") from None
+        _check_writable(parent)
         prefix = config.output.name or config.model.type
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         for attempt in range(1000):
@@ -87,11 +130,59 @@ class RunDir:
             return cls(path.resolve())
         raise RunError(f"Could not find a free run directory name under {parent}.")
 
+    @classmethod
+    def reopen(cls, path: str | Path, config: Config) -> RunDir:
+        """An unfinished run directory of ``config``, to resume training into.
+
+        Raises:
+            RunError: if ``path`` is not an unfinished run or cannot be written.
+            ConfigError: if ``config`` differs from the run's ``config.yaml``.
+        """
+        path = Path(path)
+        try:
+            found = path.is_dir()
+        except OSError:
+            found = False
+        if not found:
+            raise RunError(f"Run directory not found: {path}")
+        if (path / METRICS).is_file():
+            raise RunError(f"Run {path} is complete; there is nothing to resume.")
+        if not (path / CONFIG).is_file():
+            raise RunError(
+                f"Run {path} has no {CONFIG}: it stopped before training began, or it is not "
+                "a run directory. Start a new run."
+            )
+        try:
+            saved = load_config(path / CONFIG)
+        except ConfigError as exc:
+            raise RunError(f"Run {path} has a {CONFIG} that cannot be used: {exc}") from None
+        difference = config_difference(saved, config)
+        if difference:
+            raise ConfigError(
+                f"--resume needs the config the run was started with: {difference} in "
+                f"{path / CONFIG}. Resume with: tsforecast train {path / CONFIG} --resume {path}"
+            )
+        _check_writable(path)
+        (path / PLOTS).mkdir(exist_ok=True)
+        return cls(path.resolve())
+
+    def check_free_space(self, n_parameters: int) -> None:
+        """Raise RunError before training when the disk cannot hold this model's files."""
+        _check_writable(self.path, MIN_FREE_BYTES + BYTES_PER_PARAMETER * n_parameters)
+
+    def clear_failed(self) -> None:
+        """Remove the ``FAILED`` marker of a run about to be resumed."""
+        (self.path / FAILED).unlink(missing_ok=True)
+
+    def remove_backup(self) -> None:
+        """Delete the training backup of a finished run."""
+        shutil.rmtree(self.path / BACKUP, ignore_errors=True)
+
     def file(self, name: str) -> Path:
         return self.path / name
 
     def write_text(self, name: str, text: str) -> None:
-        _atomic_write(self.path / name, text)
+        write_atomically(self.path / name, text)
 
     def write_json(self, name: str, data: Any) -> None:
         self.write_text(name, json.dumps(data, indent=2, allow_nan=False) + "\n")
@@ -109,17 +200,33 @@ class RunDir:
         os.replace(tmp, self.path / MODEL)
 
     def mark_failed(self, message: str) -> None:
-        """Leave a ``FAILED`` marker (never raises: it runs while handling an error)."""
+        """Leave a ``FAILED`` marker, unless the run is already complete.
+
+        Never raises: it runs while handling an error.
+        """
         with contextlib.suppress(OSError):
-            self.write_text(FAILED, message.rstrip() + "\n")
+            if not (self.path / METRICS).exists():
+                self.write_text(FAILED, message.rstrip() + "\n")
 
 
 def run_status(path: Path) -> str | None:
     """Why ``path`` is not a usable run, or None when it is complete."""
-    if not path.is_dir():
+    try:
+        return _run_status(path)
+    except OSError as exc:
+        return f"Cannot read run directory {path}: {exc.strerror or exc}."
+
+
+def _run_status(path: Path) -> str | None:
+    if not path.exists():
         return f"Run directory not found: {path}"
+    if not path.is_dir():
+        return f"Not a run directory: {path}"
     if (path / FAILED).exists():
-        reason = (path / FAILED).read_text(encoding="utf-8", errors="replace").strip()
+        try:
+            reason = (path / FAILED).read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            reason = ""
         return f"Run {path} failed and cannot be used: {reason.splitlines()[0] if reason else ''}"
     missing = [name for name in REQUIRED if not (path / name).is_file()]
     if missing:
@@ -155,27 +262,55 @@ def load_run(path: str | Path) -> LoadedRun:
         raise RunError(f"Run {path} has an unreadable {METRICS}.") from None
     if fmt != RUN_FORMAT:
         raise RunError(
-            f"Run {path} was written in run format {fmt}; this version of tsforecast reads "
+            f"Run {path} was written in run format {fmt!r}; this version of tsforecast reads "
             f"format {RUN_FORMAT}. Retrain it with this version."
         )
-    config = load_config(path / CONFIG)
+    try:
+        config = load_config(path / CONFIG)
+    except ConfigError as exc:
+        raise RunError(f"Run {path} has a {CONFIG} that cannot be used: {exc}") from None
     try:
         scaler = Scaler.from_dict(json.loads((path / SCALER).read_text(encoding="utf-8")))
-    except ValueError:
+    except (OSError, ValueError):
         raise RunError(f"Run {path} has an unreadable {SCALER}.") from None
     if len(scaler.offset_) != len(config.data.target_columns) + len(config.data.feature_columns):
         raise RunError(f"Run {path}: {SCALER} does not match the columns in {CONFIG}.")
-    return LoadedRun(path, config, scaler, load_model(path / MODEL), metrics)
+    model = load_model(path / MODEL)
+    _check_model_shape(model, config, len(scaler.offset_), path)
+    return LoadedRun(path, config, scaler, model, metrics)
+
+
+def _check_model_shape(model: Any, config: Config, n_inputs: int, path: Path) -> None:
+    """The model must map one input window to one forecast of the configured shape."""
+    import numpy as np
+
+    from tsforecast.models.heads import read_output
+
+    window, n_targets = config.window, len(config.data.target_columns)
+    try:
+        # (1, input_width, n_inputs) -> (1, horizon, n_targets) once the head is read
+        raw = model.predict_on_batch(np.zeros((1, window.input_width, n_inputs)))
+        shape = read_output(raw, config.model.params).point.shape
+    except (ValueError, TypeError, IndexError):
+        shape = None
+    if shape != (1, window.horizon, n_targets):
+        raise RunError(
+            f"Run {path}: {MODEL} does not fit its {CONFIG} (it does not map "
+            f"{window.input_width} steps of {n_inputs} columns to {window.horizon} steps of "
+            f"{n_targets} targets)."
+        )
 
 
 def load_model(path: Path) -> Any:
     """Load a ``.keras`` file with ``safe_mode=True`` and this package's layers registered."""
+    import zipfile
+
     import keras
 
     from tsforecast.models import layers, losses  # noqa: F401  (registers custom objects)
 
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RunError(f"Cannot load model {path}: {first}") from None

@@ -73,6 +73,18 @@ def probability(value: Any) -> str | None:
     return None if 0.0 <= value < 1.0 else "a rate in [0, 1)"
 
 
+def seed_range(value: Any) -> str | None:
+    return None if 0 <= value < 2**32 else "an integer from 0 to 4294967295"
+
+
+def path_text(value: Any) -> str | None:
+    return None if "\x00" not in value else "a path without NUL characters"
+
+
+#: Integers in a config must fit TensorFlow's int64.
+MAX_INT = 2**63 - 1
+
+
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -145,6 +157,8 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{path} must be an integer; got {describe(value)}.")
+        if abs(value) > MAX_INT:
+            raise ConfigError(f"{path} must be an integer below 2**63; got {describe(value)}.")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import platform
@@ -19,11 +20,11 @@ from tsforecast import __version__, evaluation, plots
 from tsforecast.config import Config, OptimizerConfig, TrainingConfig
 from tsforecast.data.dataset import PreparedData, prepare_data
 from tsforecast.data.loading import SeriesTable
-from tsforecast.data.windowing import window_dataset
-from tsforecast.errors import RunError
+from tsforecast.data.windowing import batches_per_epoch, window_dataset
+from tsforecast.errors import RunError, RunInterrupted, TsForecastError
 from tsforecast.models import heads, registry
 from tsforecast.models.common import DEFAULT_QUANTILES
-from tsforecast.runs import HISTORY, METRICS, PLOTS, RUN_FORMAT, RunDir
+from tsforecast.runs import BACKUP, HISTORY, METRICS, PLOTS, RUN_FORMAT, RunDir
 
 #: ``progress(epoch, epochs, logs)`` is called after every epoch.
 Progress = Callable[[int, int, dict[str, float]], None]
@@ -138,8 +139,17 @@ def _nan_guard() -> Any:
     return StopOnNaN()
 
 
-def _callbacks(config: Config, run: RunDir, progress: Progress | None) -> list[Any]:
+def _callbacks(
+    config: Config,
+    run: RunDir,
+    progress: Progress | None,
+    fingerprint: str,
+    state: dict[str, Any] | None,
+) -> tuple[list[Any], Any]:
+    """The fit callbacks, and the TrainingBackup among them that holds the epoch history."""
     import keras
+
+    from tsforecast.resume import TrainingBackup
 
     stopping = config.training.early_stopping
     schedule = config.training.lr_schedule
@@ -155,8 +165,10 @@ def _callbacks(config: Config, run: RunDir, progress: Progress | None) -> list[A
             if logs is not None and "learning_rate" not in logs:
                 logs["learning_rate"] = self.rate
 
-    callbacks = [_nan_guard()]
+    callbacks: list[Any] = [_nan_guard()]
     if schedule.name == "plateau":
+        # Its patience counter starts afresh when a run is resumed; the learning rate it
+        # reached is restored with the optimizer.
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
                 monitor=schedule.monitor,
@@ -165,26 +177,23 @@ def _callbacks(config: Config, run: RunDir, progress: Progress | None) -> list[A
                 min_lr=schedule.min_lr,
             )
         )
-    callbacks += [
-        LogLearningRate(),  # before the CSVLogger, so history.csv holds the rate of every epoch
-        keras.callbacks.CSVLogger(str(run.file(HISTORY))),
-        keras.callbacks.ModelCheckpoint(
-            str(run.file(".best.weights.h5")),
-            monitor=stopping.monitor,
-            save_best_only=True,
-            save_weights_only=True,
-        ),
-        keras.callbacks.BackupAndRestore(str(run.file(".backup")), delete_checkpoint=True),
-    ]
+    callbacks.append(LogLearningRate())  # before the backup, so the history holds the rate
+    replay = []
     if stopping.enabled:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=stopping.monitor,
-                patience=stopping.patience,
-                min_delta=stopping.min_delta,
-                restore_best_weights=stopping.restore_best_weights,
-            )
+        # The best weights come from the backup, which survives an interruption.
+        early = keras.callbacks.EarlyStopping(
+            monitor=stopping.monitor, patience=stopping.patience, min_delta=stopping.min_delta
         )
+        callbacks.append(early)
+        replay.append(early)
+    saver = TrainingBackup(run.file(BACKUP), stopping.monitor, fingerprint, state, replay)
+    callbacks.append(saver)
+
+    class HistoryFile(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            run.write_text(HISTORY, _history_csv(saver.history))
+
+    callbacks.append(HistoryFile())
     if progress is not None:
         epochs = config.training.epochs
 
@@ -193,7 +202,14 @@ def _callbacks(config: Config, run: RunDir, progress: Progress | None) -> list[A
                 progress(epoch + 1, epochs, {k: float(v) for k, v in (logs or {}).items()})
 
         callbacks.append(Report())
-    return callbacks
+    return callbacks, saver
+
+
+def _history_csv(history: list[dict[str, float]]) -> str:
+    """history.csv: one row per epoch, numbered from 0 like Keras' CSVLogger."""
+    frame = pd.DataFrame(history)
+    frame.insert(0, "epoch", range(len(frame)))
+    return frame.to_csv(index=False)
 
 
 def model_shape(config: Config, table: SeriesTable) -> registry.ModelShape:
@@ -226,48 +242,73 @@ def predict_scaled(model: Any, prepared: PreparedData, config: Config, part: str
     return predict_forecast(model, prepared, config, part).point
 
 
+def data_fingerprint(prepared: PreparedData) -> str:
+    """A hash of the scaled series and window starts: a resumed run must see the same data."""
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(prepared.scaled).tobytes())
+    for part in sorted(prepared.starts):
+        digest.update(part.encode())
+        digest.update(np.ascontiguousarray(prepared.starts[part]).tobytes())
+    return digest.hexdigest()
+
+
 def _fit(network: Any, prepared: PreparedData, config: Config, run: RunDir, progress) -> Any:
-    """Fit ``network`` (the trained part of the model) on the train windows."""
+    """Fit ``network`` (the trained part of the model) on the train windows, resuming from
+    the run's backup when it has one; return the TrainingBackup."""
+    from tsforecast.resume import initial_epoch, read_state
+
     training = config.training
+    fingerprint = data_fingerprint(prepared)
+    state = read_state(run.file(BACKUP), fingerprint)
+    first = initial_epoch(state, training.epochs)
     n_targets = prepared.table.n_targets
     layout = registry.target_layout(
         config.model.type, config.model.params, model_shape(config, prepared.table)
     )
     window = dataclasses.replace(config.window, horizon=layout.horizon)
-
-    def dataset(part: str, shuffle: bool) -> Any:
-        return window_dataset(
-            prepared.scaled,
-            prepared.starts[part],
-            window,
-            n_targets,
-            training.batch_size,
-            shuffle=shuffle,
-            seed=training.seed,
-            target_steps=layout.steps,
-        )
-
-    callbacks = _callbacks(config, run, progress)
-    history = network.fit(
-        dataset("train", training.shuffle),
-        validation_data=dataset("val", False),
+    train = window_dataset(
+        prepared.scaled,
+        prepared.starts["train"],
+        window,
+        n_targets,
+        training.batch_size,
+        shuffle=training.shuffle,
+        seed=training.seed,
+        epochs=range(first, training.epochs),
+        target_steps=layout.steps,
+    )
+    val = window_dataset(
+        prepared.scaled,
+        prepared.starts["val"],
+        window,
+        n_targets,
+        training.batch_size,
+        target_steps=layout.steps,
+    )
+    callbacks, backup = _callbacks(config, run, progress, fingerprint, state)
+    network.fit(
+        train,
+        validation_data=val,
         epochs=training.epochs,
-        shuffle=False,  # the dataset reshuffles itself
+        initial_epoch=first,
+        steps_per_epoch=batches_per_epoch(len(prepared.starts["train"]), training.batch_size),
+        shuffle=False,  # the dataset shuffles every epoch by (seed, epoch)
         callbacks=callbacks,
         verbose=0,
     )
-    best = run.file(".best.weights.h5")
     bad_epoch = callbacks[0].bad_epoch
+    if bad_epoch is None:
+        bad = [i for i, logs in enumerate(backup.history) if not math.isfinite(logs["loss"])]
+        bad_epoch = bad[0] + 1 if bad else None
     if bad_epoch is not None:
-        best.unlink(missing_ok=True)
         raise RunError(
             f"Training loss became NaN or infinite in epoch {bad_epoch}; lower "
             "training.optimizer.learning_rate, set training.optimizer.clipnorm or check the data."
         )
-    if best.exists():
+    best = backup.best_weights_path
+    if training.early_stopping.restore_best_weights and best is not None:
         network.load_weights(best)
-        best.unlink()
-    return history
+    return backup
 
 
 def _versions() -> dict[str, str]:
@@ -340,28 +381,60 @@ def train(
     *,
     progress: Progress | None = None,
     prepared: PreparedData | None = None,
+    resume: str | Path | None = None,
 ) -> TrainResult:
     """Train the configured model and write a complete run directory.
 
     Data problems are raised before the run directory is created; any later failure
-    leaves a ``FAILED`` marker in it.
+    leaves a ``FAILED`` marker in it. Training backs itself up at every epoch end, so a
+    run stopped by SIGINT, SIGTERM or SIGKILL resumes from its last completed epoch and
+    ends exactly as if it had never stopped.
 
     Args:
         config: A validated config.
         progress: Called after every epoch.
         prepared: Data already prepared for this config (loaded from ``config.data`` if None).
+        resume: An unfinished run directory of this config to continue, instead of a new one.
 
     Returns:
         The run directory and its metrics.
+
+    Raises:
+        RunInterrupted: on KeyboardInterrupt (SIGINT, or SIGTERM where the caller maps it).
     """
+    import tensorflow as tf
+
     started = time.perf_counter()
+    run = RunDir.reopen(resume, config) if resume is not None else None
     prepared = prepared if prepared is not None else prepare_data(config)
-    run = RunDir.create(config)
+    if run is None:
+        run = RunDir.create(config)
+    else:
+        run.clear_failed()
     try:
         return _train_into(run, config, prepared, progress, started)
     except KeyboardInterrupt:
-        run.mark_failed("Training was interrupted.")
+        message = (
+            f"Training was interrupted; continue it with --resume {run.path} "
+            "(the same config, from the last completed epoch)."
+        )
+        run.mark_failed(message)
+        raise RunInterrupted(message) from None
+    except TsForecastError as exc:
+        run.mark_failed(str(exc))
         raise
+    except OSError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = f"Cannot write the run directory {run.path}: {reason}"
+        run.mark_failed(message)
+        raise RunError(message) from None
+    except (MemoryError, tf.errors.ResourceExhaustedError):
+        message = (
+            "Out of memory building or training the model; make the model smaller or lower "
+            "training.batch_size or window.input_width."
+        )
+        run.mark_failed(message)
+        raise RunError(message) from None
     except Exception as exc:
         run.mark_failed(f"{type(exc).__name__}: {exc}")
         raise
@@ -370,7 +443,10 @@ def train(
 def _train_into(
     run: RunDir, config: Config, prepared: PreparedData, progress, started: float
 ) -> TrainResult:
+    import keras
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    keras.backend.clear_session()  # fresh layer names, so a backup restores by name
     seed_everything(config.training.seed, config.training.deterministic)
     table = prepared.table
     spec = registry.get(config.model.type)
@@ -381,6 +457,7 @@ def _train_into(
         model_shape(config, table),
         registry.Preprocessing.from_data(config.data),
     )
+    run.check_free_space(model.count_params())
     network = heads.trained_part(model, params)
     steps_per_epoch = math.ceil(len(prepared.starts["train"]) / config.training.batch_size)
     network.compile(
@@ -391,10 +468,13 @@ def _train_into(
     )
     run.write_config(config)
     run.write_scaler(prepared.scaler)
-    epochs_trained = 0
+    epochs_trained, best_epoch = 0, None
     if spec.trainable and model.trainable_weights:
-        history = _fit(network, prepared, config, run, progress)
-        epochs_trained = len(history.history.get("loss", []))
+        backup = _fit(network, prepared, config, run, progress)
+        epochs_trained = len(backup.history)
+        if backup.best_epoch is not None:
+            best_epoch = backup.best_epoch + 1
+        run.write_text(HISTORY, _history_csv(backup.history))
     else:
         run.write_text(HISTORY, "epoch,loss,val_loss\n")
     run.save_model(model)
@@ -404,13 +484,15 @@ def _train_into(
     results: dict[str, Any] = {}
     for part in ("val", "test"):
         forecast = predict_forecast(model, prepared, config, part)
+        if not np.isfinite(forecast.point).all():
+            raise RunError(
+                f"The trained model forecasts NaN or infinite values on the {part} split; "
+                "check the data for extreme values or lower training.optimizer.learning_rate."
+            )
         results[part] = evaluation.compare_with_naive(prepared, part, forecast, config.window)
         if part == "test":
             _forecast_plot(prepared, config, forecast, run.file(PLOTS) / "forecast.png")
 
-    best_epoch = None
-    if not history_frame.empty and "val_loss" in history_frame:
-        best_epoch = int(history_frame["val_loss"].idxmin()) + 1
     metrics = {
         "model": config.model.type,
         **results,
@@ -437,4 +519,5 @@ def _train_into(
         },
     }
     run.write_json(METRICS, metrics)
+    run.remove_backup()
     return TrainResult(run.path, metrics, time.perf_counter() - started)

@@ -10,6 +10,7 @@ from tsforecast.config import Config
 from tsforecast.data.loading import SeriesTable, load_table
 from tsforecast.data.scaling import Scaler
 from tsforecast.data.windowing import PARTS, SplitBounds, split_bounds, window_starts
+from tsforecast.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,31 @@ def _mase_scale(table: SeriesTable, bounds: SplitBounds) -> np.ndarray:
     return np.where(scale > 0, scale, 1.0)
 
 
+def check_scaled(scaled: np.ndarray, table: SeriesTable) -> None:
+    """Scaled values must be finite in float32, the precision the models compute in.
+
+    Raises:
+        DataError: naming the column and value, e.g. one far outside the train range.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(np.asarray(scaled, dtype=np.float64).astype(np.float32))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(
+            f"Column '{table.columns[col]}' holds {table.values[row, col]:g}, too far outside "
+            "the range of its train split to scale in float32; rescale the data."
+        )
+
+
 def prepare_data(config: Config, table: SeriesTable | None = None) -> PreparedData:
     """Load, split and scale the configured data; fit nothing outside the train split."""
     table = table if table is not None else load_table(config.data)
     bounds = split_bounds(table, config.data.split, config.window)
     train_rows = bounds.train_mask(len(table.values), table.offsets)
     scaler = Scaler(config.data.scaler).fit(table.values[train_rows])
-    scaled = scaler.transform(table.values).astype(np.float32)
+    scaled = scaler.transform(table.values)
+    check_scaled(scaled, table)
+    scaled = scaled.astype(np.float32)
     starts = {part: window_starts(table, bounds, config.window, part) for part in PARTS}
     return PreparedData(
         table=table,

@@ -40,25 +40,72 @@ class SeriesTable:
         return f"'{self.ids[i]}'" if self.ids is not None else "the series"
 
 
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What pandas raises for files it cannot read, compressed ones (by suffix) included."""
+    import lzma
+    import tarfile
+    import zipfile
+
+    from pyarrow import ArrowException
+
+    return (
+        OSError,
+        ValueError,
+        TypeError,
+        NotImplementedError,
+        EOFError,
+        ImportError,  # a compression whose optional library is not installed (.zst)
+        pd.errors.ParserError,
+        zipfile.BadZipFile,
+        lzma.LZMAError,
+        tarfile.TarError,
+        ArrowException,
+    )
+
+
 def read_table(path: str | Path, file_format: str = "auto") -> pd.DataFrame:
     """Read a CSV or Parquet file, turning every failure into a DataError."""
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"Data file not found: {path}")
-    if not path.is_file():
-        raise DataError(f"Data path is not a file: {path}")
+    try:
+        if not path.exists():
+            raise DataError(f"Data file not found: {path}")
+        if not path.is_file():
+            raise DataError(f"Data path is not a file: {path}")
+    except OSError as exc:
+        raise DataError(f"Cannot read data file {path}: {exc.strerror or exc}.") from None
     if file_format == "auto":
         file_format = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
     try:
         frame = pd.read_parquet(path) if file_format == "parquet" else pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"Data file {path} is empty.") from None
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except UnicodeDecodeError:
+        raise DataError(f"Cannot read CSV file {path}: it is not UTF-8 text.") from None
+    except _read_errors() as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"Cannot read {file_format.upper()} file {path}: {first}") from None
     if frame.empty:
         raise DataError(f"Data file {path} has no data rows.")
+    if file_format == "csv":
+        if not isinstance(frame.index, pd.RangeIndex):  # pandas made the extra fields an index
+            raise DataError(
+                f"Data file {path} has rows with more fields than its header has columns "
+                f"({len(frame.columns)}); check the delimiter and quoting."
+            )
+        _check_header(path, frame)
     return frame
+
+
+def _check_header(path: Path, frame: pd.DataFrame) -> None:
+    """pandas renames a repeated CSV column ``a`` to ``a.1``; refuse repeats instead."""
+    try:
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0]
+    except (*_read_errors(), IndexError):
+        return  # the full read succeeded; nothing more to learn here
+    names = [str(name) for name in header if isinstance(name, str)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated and len(header) == len(frame.columns):
+        raise DataError(f"Data file {path} has more than one column named '{repeated[0]}'.")
 
 
 def _check_columns(frame: pd.DataFrame, config: DataConfig) -> None:
@@ -78,7 +125,10 @@ def _numeric(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         raw = frame[column]
         if pd.api.types.is_bool_dtype(raw):
             raise DataError(f"Column '{column}' holds true/false values; it must be numeric.")
-        values = pd.to_numeric(raw, errors="coerce")
+        try:
+            values = pd.to_numeric(raw, errors="coerce")
+        except (TypeError, ValueError):
+            values = pd.Series(np.nan, index=raw.index)  # cells pandas cannot even coerce
         bad = values.isna() & raw.notna()
         if bad.any():
             row = int(np.argmax(bad.to_numpy()))
@@ -89,12 +139,24 @@ def _numeric(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+#: Models compute in float32: larger magnitudes cannot be represented.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _fill_missing(values: pd.DataFrame, groups: np.ndarray, policy: str) -> pd.DataFrame:
     array = values.to_numpy()
     infinite = np.isinf(array)
     if infinite.any():
         row, col = np.argwhere(infinite)[0]
         raise DataError(f"Column '{values.columns[col]}' holds an infinite value at row {row + 1}.")
+    with np.errstate(invalid="ignore"):
+        huge = np.abs(array) > FLOAT32_MAX
+    if huge.any():
+        row, col = np.argwhere(huge)[0]
+        raise DataError(
+            f"Column '{values.columns[col]}' holds {array[row, col]:g} at row {row + 1}, beyond "
+            f"the float32 range (about {FLOAT32_MAX:.3g}) the models compute in; rescale it."
+        )
     gaps = np.isnan(array)
     if not gaps.any():
         return values
@@ -119,11 +181,12 @@ def _fill_missing(values: pd.DataFrame, groups: np.ndarray, policy: str) -> pd.D
 
 
 def _parse_times(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Timestamps as naive UTC: values with different UTC offsets, or none, are comparable."""
     raw = frame[column]
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        times = raw
-    else:
-        times = pd.to_datetime(raw, errors="coerce", format="mixed")
+    try:
+        times = pd.to_datetime(raw, errors="coerce", format="mixed", utc=True)
+    except (TypeError, ValueError, OverflowError):  # values pandas cannot even coerce
+        times = pd.Series(pd.NaT, index=raw.index)
     bad = times.isna()
     if bad.any():
         row = int(np.argmax(bad.to_numpy()))
@@ -131,12 +194,12 @@ def _parse_times(frame: pd.DataFrame, column: str) -> pd.Series:
             f"Column '{column}' has a value that is not a timestamp at row {row + 1}: "
             f"{raw.iloc[row]!r}."
         )
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    return times
+    return times.dt.tz_localize(None)
 
 
-def _check_times(times: np.ndarray, rows: np.ndarray, column: str, name: str) -> None:
+def _check_times(
+    times: np.ndarray, rows: np.ndarray, column: str, name: str, hint: str = ""
+) -> None:
     """Timestamps of one series must strictly increase at a regular spacing."""
     if len(times) < 2:
         return
@@ -151,14 +214,14 @@ def _check_times(times: np.ndarray, rows: np.ndarray, column: str, name: str) ->
             "timestamps must strictly increase."
         )
     if len(times) >= 3 and pd.infer_freq(pd.DatetimeIndex(times)) is None:
-        usual = np.median(steps.astype("int64"))
-        irregular = steps.astype("int64") != usual
+        usual = pd.Series(steps).median()
+        irregular = steps != usual.to_timedelta64()
         if irregular.any():
             i = int(np.argmax(irregular)) + 1
             raise DataError(
                 f"Column '{column}' is irregularly spaced at row {rows[i] + 1} of {name}: "
-                f"a step of {pd.Timedelta(steps[i - 1])} where {pd.Timedelta(int(usual))} is "
-                "usual. Resample the data to a regular frequency first."
+                f"a step of {pd.Timedelta(steps[i - 1])} where {usual} is usual. "
+                + (hint or "Resample the data to a regular frequency first.")
             )
 
 
@@ -189,15 +252,28 @@ def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
     counts = np.bincount(codes, minlength=len(uniques) if uniques is not None else 1)
     if (counts == 0).any():
         empty = int(np.argmax(counts == 0))
-        raise DataError(f"Series '{uniques[empty]}' has no rows left after dropping gaps.")
+        name = f"Series '{uniques[empty]}'" if uniques is not None else "The series"
+        raise DataError(f"{name} has no rows left after dropping the rows with gaps.")
+    if uniques is not None and len(counts) > 1 and (counts == 1).all():
+        raise DataError(
+            f"data.id_column '{config.id_column}' gives every row its own series "
+            f"({len(counts)} series of one row each); it must name the series that rows "
+            "belong to, with many rows per series."
+        )
     offsets = np.concatenate([[0], np.cumsum(counts)])
     times = None
     if config.time_column is not None:
         parsed = _parse_times(frame, config.time_column).to_numpy()[rows]
+        hint = ""
+        if len(keep) < len(frame):
+            hint = (
+                "data.missing: drop removed the rows with gaps, leaving holes in the time "
+                "column; use interpolate or ffill instead."
+            )
         for i in range(len(offsets) - 1):
             lo, hi = offsets[i], offsets[i + 1]
             name = f"series '{uniques[i]}'" if uniques is not None else "the series"
-            _check_times(parsed[lo:hi], rows[lo:hi], config.time_column, name)
+            _check_times(parsed[lo:hi], rows[lo:hi], config.time_column, name, hint)
         times = parsed
     return SeriesTable(
         values=values.to_numpy(dtype="float64")[order],

@@ -72,4 +72,10 @@ class Scaler:
             raise RunError(f"scaler.json is malformed: {exc}") from None
         if scaler.kind not in SCALERS or scaler.offset_.shape != scaler.scale_.shape:
             raise RunError("scaler.json is malformed: unknown kind or mismatched lengths.")
+        if scaler.offset_.ndim != 1 or not (
+            np.isfinite(scaler.offset_).all() and np.isfinite(scaler.scale_).all()
+        ):
+            raise RunError("scaler.json is malformed: its values must be finite numbers.")
+        if (scaler.scale_ == 0).any():
+            raise RunError("scaler.json is malformed: a scale is zero.")
         return scaler

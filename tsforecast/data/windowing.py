@@ -38,6 +38,11 @@ class SplitBounds:
         return mask
 
 
+def _subject(table: SeriesTable, i: int) -> str:
+    """``Series 'a'`` in a table of many series, else ``The series``."""
+    return f"Series {table.series_name(i)}" if table.ids is not None else "The series"
+
+
 def _rows(share: float | int, n: int) -> int:
     return round(share * n) if isinstance(share, float) else int(share)
 
@@ -57,18 +62,18 @@ def split_bounds(table: SeriesTable, split: SplitConfig, window: WindowConfig) -
         n = hi - lo
         n_val, n_test = _rows(split.val, n), _rows(split.test, n)
         n_train = n - n_val - n_test
-        name = table.series_name(i)
+        name = _subject(table, i)
         need = width + horizon
         if n_train < need:
             raise DataError(
-                f"Series {name} has {n} rows; its train split ({n_train} rows) is shorter than "
+                f"{name} has {n} rows; its train split ({n_train} rows) is shorter than "
                 f"window.input_width + window.horizon ({need}). Use a shorter window, "
                 "smaller data.split shares or a longer series."
             )
         for part, size in (("validation", n_val), ("test", n_test)):
             if size < horizon:
                 raise DataError(
-                    f"Series {name} has {n} rows; its {part} split ({size} rows) is shorter "
+                    f"{name} has {n} rows; its {part} split ({size} rows) is shorter "
                     f"than window.horizon ({horizon})."
                 )
         train_end.append(lo + n_train)
@@ -132,9 +137,9 @@ def last_window_starts(table: SeriesTable, width: int) -> np.ndarray:
     lengths = np.diff(table.offsets)
     short = np.flatnonzero(lengths < width)
     if short.size:
-        name = table.series_name(int(short[0]))
+        name = _subject(table, int(short[0]))
         raise DataError(
-            f"Series {name} has {int(lengths[short[0]])} rows; forecasting needs the last "
+            f"{name} has {int(lengths[short[0]])} rows; forecasting needs the last "
             f"window.input_width ({width}) rows."
         )
     return (table.offsets[1:] - width).astype(np.int64)
@@ -151,6 +156,7 @@ def window_dataset(
     seed: int | None = None,
     with_targets: bool = True,
     target_steps: tuple[int, ...] | None = None,
+    epochs: range | None = None,
 ):
     """A tf.data pipeline of ``(inputs, targets)`` batches gathered lazily from ``values``.
 
@@ -160,12 +166,15 @@ def window_dataset(
         window: Input width and horizon.
         n_targets: Leading columns of ``values`` that are targets.
         batch_size: Windows per batch.
-        shuffle: Reshuffle the window order every epoch.
+        shuffle: Shuffle the window order (every epoch when ``epochs`` is given).
         seed: Shuffle seed.
         with_targets: Yield only inputs when False (for prediction).
         target_steps: Input steps that each get the next ``horizon`` rows as targets, for
             seq-to-seq models: targets are then ``(batch, len(target_steps), horizon,
             n_targets)``. None gives the window's targets, ``(batch, horizon, n_targets)``.
+        epochs: Hold these epochs back to back, ``ceil(len(starts) / batch_size)`` batches
+            each. Epoch ``e`` is shuffled by ``(seed, e)`` alone, so training resumed at any
+            epoch sees exactly the batches an uninterrupted run sees.
     """
     import tensorflow as tf
 
@@ -193,11 +202,32 @@ def window_dataset(
         targets = tf.gather(series[:, :n_targets], index)
         return inputs, targets
 
-    dataset = tf.data.Dataset.from_tensor_slices(np.asarray(starts, dtype=np.int64))
-    if shuffle:
-        dataset = dataset.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    n_windows = len(starts)
+    starts = tf.constant(np.asarray(starts, dtype=np.int64))
+    if epochs is not None:
+        seed_part = tf.constant(0 if seed is None else seed, dtype=tf.int64)
+
+        def one_epoch(epoch):
+            order = starts
+            if shuffle:
+                order = tf.random.experimental.stateless_shuffle(
+                    starts, seed=tf.stack([seed_part, epoch])
+                )
+            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+        dataset = tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(one_epoch)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices(starts)
+        if shuffle:
+            dataset = dataset.shuffle(n_windows, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(batch_size)
+    dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def batches_per_epoch(n_windows: int, batch_size: int) -> int:
+    """Batches in one pass over ``n_windows`` windows (the last one may be short)."""
+    return -(-n_windows // batch_size)
 
 
 def gather_targets(values: np.ndarray, starts: np.ndarray, window: WindowConfig, n_targets: int):

@@ -1,0 +1,191 @@
+"""Crash-safe training backups, so that an interrupted fit resumes bit-identically.
+
+``keras.callbacks.BackupAndRestore`` backs up the weights and the optimizer at every epoch
+end and restores them when ``fit`` starts again. On its own it is not enough for a resumed
+run to end exactly like an uninterrupted one: it writes its weights and its epoch counter
+in place one after the other (a kill between or during the two leaves a backup that
+restores the wrong epoch or does not load), it does not keep the random state of dropout
+layers, and the other callbacks (the best weights so far, EarlyStopping's patience, the
+epoch history) start again from nothing. :class:`TrainingBackup` keeps all of that, saving
+the weights with Keras, in one consistent state::
+
+    .backup/state.json              epochs done, history, best epoch, random state
+    .backup/epoch-N.weights.h5      model and optimizer after N epochs
+    .backup/epoch-M.weights.h5      the best epoch's weights, kept while it stays the best
+
+``state.json`` is replaced atomically once the weight files it names are complete, so a
+kill at any moment leaves the previous consistent backup.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from tsforecast.errors import RunError
+from tsforecast.runs import write_atomically
+
+#: Bumped when the layout of a backup changes incompatibly.
+BACKUP_FORMAT = 1
+STATE = "state.json"
+
+
+def read_state(backup_dir: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The last consistent backup in ``backup_dir``, or None when there is none.
+
+    Args:
+        backup_dir: The backup folder of a run.
+        fingerprint: Identifies the prepared data; a backup of other data is refused.
+
+    Raises:
+        RunError: if the backup is unreadable, of another format or of other data.
+    """
+    path = backup_dir / STATE
+    if not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        fmt, epochs_done = state["format"], int(state["epochs_done"])
+        weights = backup_dir / state["weights"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RunError(f"The training backup {path} is unreadable; start a new run.") from None
+    if fmt != BACKUP_FORMAT:
+        raise RunError(
+            f"The training backup in {backup_dir} has format {fmt}; this version of tsforecast "
+            f"resumes format {BACKUP_FORMAT}. Start a new run."
+        )
+    if state.get("fingerprint") != fingerprint:
+        raise RunError(
+            "The data differs from the data this run was trained on, so it cannot be resumed; "
+            "restore the original data file or start a new run."
+        )
+    if epochs_done < 1 or not weights.is_file():
+        raise RunError(f"The training backup in {backup_dir} is incomplete; start a new run.")
+    return state
+
+
+def initial_epoch(state: dict[str, Any] | None, epochs: int) -> int:
+    """The epoch ``fit`` resumes at: after the last backed-up one, or none if it had stopped."""
+    if state is None:
+        return 0
+    return epochs if state["stopped"] else min(int(state["epochs_done"]), epochs)
+
+
+def _random_state(model: Any) -> list[Any]:
+    """The seed-generator variables (dropout's random state): not among the weights."""
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+class TrainingBackup(keras.callbacks.Callback):
+    """Back up everything a resumed ``fit`` needs at every epoch end; restore it on start.
+
+    Place it after the callbacks in ``replay``: their state is rebuilt by replaying the
+    backed-up epoch logs through their ``on_epoch_end`` (EarlyStopping's wait and best).
+
+    Args:
+        backup_dir: Folder for the backup; created when needed.
+        monitor: Logged quantity whose lowest value marks the best epoch.
+        fingerprint: Identifies the prepared data (see :func:`read_state`).
+        state: The backup to restore at the start of ``fit`` (from :func:`read_state`).
+        replay: Callbacks whose state is a function of the epoch logs alone.
+
+    Attributes:
+        history: Logs of every epoch so far, the resumed ones included.
+        best_epoch: Zero-based epoch with the lowest ``monitor``, or None.
+    """
+
+    def __init__(
+        self,
+        backup_dir: Path,
+        monitor: str,
+        fingerprint: str,
+        state: dict[str, Any] | None = None,
+        replay: Sequence[Any] = (),
+    ) -> None:
+        super().__init__()
+        self.backup_dir = Path(backup_dir)
+        self.monitor = monitor
+        self.fingerprint = fingerprint
+        self.state = state
+        self.replay = tuple(replay)
+        self.history: list[dict[str, float]] = []
+        self.best_epoch: int | None = None
+        self._best_value = math.inf
+        self._best_weights: str | None = None
+
+    @property
+    def best_weights_path(self) -> Path | None:
+        """The backed-up weights of the best epoch, or None."""
+        return None if self._best_weights is None else self.backup_dir / self._best_weights
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        state = self.state
+        if state is None:
+            return
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        try:
+            self.model.load_weights(self.backup_dir / state["weights"])
+        except (OSError, ValueError) as exc:
+            raise RunError(
+                f"Cannot restore the training backup in {self.backup_dir}: {exc}"
+            ) from None
+        for variable, value in zip(_random_state(self.model), state["random_state"], strict=True):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+        self.history = [dict(logs) for logs in state["history"]]
+        best = state["best"]
+        if best is not None:
+            self.best_epoch, self._best_value = best["epoch"], best["value"]
+            self._best_weights = best["weights"]
+        for epoch, epoch_logs in enumerate(self.history):
+            for callback in self.replay:
+                callback.on_epoch_end(epoch, dict(epoch_logs))
+        self.model.stop_training = False
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {key: float(value) for key, value in (logs or {}).items()}
+        self.history.append(logs)
+        if not math.isfinite(logs.get("loss", math.nan)):
+            return  # a diverged model is not worth resuming; training stops with an error
+        current = logs.get(self.monitor, math.nan)
+        done = epoch + 1
+        name = f"epoch-{done}.weights.h5"
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.backup_dir / f".{name}.tmp.weights.h5"
+        self.model.save_weights(tmp)
+        os.replace(tmp, self.backup_dir / name)
+        if current < self._best_value:  # False for NaN, like ModelCheckpoint
+            self.best_epoch, self._best_value, self._best_weights = epoch, current, name
+        best = None
+        if self._best_weights is not None:
+            best = {
+                "epoch": self.best_epoch,
+                "value": self._best_value,
+                "weights": self._best_weights,
+            }
+        state = {
+            "format": BACKUP_FORMAT,
+            "fingerprint": self.fingerprint,
+            "epochs_done": done,
+            "weights": name,
+            "stopped": bool(self.model.stop_training),
+            "random_state": [
+                keras.ops.convert_to_numpy(v).tolist() for v in _random_state(self.model)
+            ],
+            "history": self.history,
+            "best": best,
+        }
+        write_atomically(self.backup_dir / STATE, json.dumps(state))
+        keep = {STATE, name, self._best_weights}
+        for path in self.backup_dir.iterdir():
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
