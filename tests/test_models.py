@@ -20,6 +20,8 @@ SHAPE = registry.ModelShape(input_width=8, horizon=3, n_inputs=2, n_targets=1)
 RECURSIVE_SHAPE = registry.ModelShape(input_width=8, horizon=3, n_inputs=2, n_targets=2)
 #: Keys a family needs beyond its defaults.
 REQUIRED = {"seasonal_naive": {"season_length": 4}}
+#: Smaller than the defaults, to keep the suite fast.
+SMALL = {"wavenet": {"n_layers": 2, "filters": 8}}
 CASES = [(spec, head) for spec in registry.specs() for head in spec.heads]
 
 
@@ -49,7 +51,7 @@ def predict(model, values, starts, shape):
 def test_build_fit_save_load_predict(spec, head, tmp_path):
     keras.utils.set_random_seed(0)
     shape = RECURSIVE_SHAPE if head == "recursive" else SHAPE
-    params = params_of(spec.name, head)
+    params = params_of(spec.name, head, **SMALL.get(spec.name, {}))
     model = registry.build_model(spec.name, params, shape)
     network = heads.trained_part(model, params)
     loss = "pinball" if head == "quantile" else "mse"
@@ -282,3 +284,14 @@ def test_pinball_loss_against_hand_computed_values():
     assert float(loss(y_true, y_pred)) == pytest.approx(expected)
     again = PinballLoss.from_config(loss.get_config())
     assert again.quantiles == (0.1, 0.5, 0.9)
+
+
+def test_ordered_quantiles_keep_the_median_and_never_cross():
+    from tsforecast.models.layers import OrderedQuantiles
+
+    raw = np.random.default_rng(0).normal(size=(50, 4, 2, 5)).astype("float32") * 5
+    out = np.asarray(OrderedQuantiles(median_index=2)(raw))
+    np.testing.assert_array_equal(out[..., 2], raw[..., 2])
+    assert (np.diff(out, axis=-1) >= 0).all()
+    small = np.asarray(OrderedQuantiles(median_index=1)(np.zeros((1, 3), "float32")))
+    np.testing.assert_allclose(small[0], [-np.log(2), 0.0, np.log(2)], rtol=1e-6)

@@ -144,6 +144,9 @@ def test_quantile_head_orders_its_quantiles_and_covers_the_data(workdir):
     assert 0.65 <= interval["coverage"] <= 0.95, interval
     assert result.metrics["test"]["beats_naive"]
 
+    from tsforecast.cli import summary_table
+
+    assert "quantile interval (nominal 80%) covers" in summary_table(result.metrics)
     forecast = predict(result.run_dir)
     assert list(forecast.columns) == ["time", "y_lower", "y_median", "y_upper"]
     assert (forecast["y_lower"] <= forecast["y_median"]).all()

@@ -139,6 +139,14 @@ def summary_table(metrics: dict[str, Any]) -> str:
     lines.append(
         f"On {test['n_windows']} test windows the model {verdict} the naive baseline (MSE)."
     )
+    interval = test["model"].get("interval")
+    if interval is not None:
+        levels = interval["levels"]
+        lines.append(
+            f"The {levels[0]:g}-{levels[-1]:g} quantile interval (nominal "
+            f"{interval['nominal_coverage']:.0%}) covers {interval['coverage']:.1%} of test "
+            f"values; mean width {interval['mean_width']:.4g}."
+        )
     return "\n".join(lines)
 
 

@@ -295,6 +295,7 @@ def build_wavenet(params: WaveNetParams, shape: Any) -> Any:
     for block in range(1, params.n_blocks + 1):
         for layer in range(params.n_layers):
             rate = 2**layer
+            last = block == params.n_blocks and layer == params.n_layers - 1
             tag = f"block{block}_rate{rate}"
             # (batch, input_width, filters) -> (batch, input_width, filters), causal
             if params.gated:
@@ -304,8 +305,9 @@ def build_wavenet(params: WaveNetParams, shape: Any) -> Any:
             else:
                 z = _dilated(params, rate, params.activation, f"{tag}_conv", regularizer)(x)
             skips.append(keras.layers.Conv1D(params.filters, 1, name=f"{tag}_skip")(z))
-            residual = keras.layers.Conv1D(params.filters, 1, name=f"{tag}_residual")(z)
-            x = keras.layers.Add(name=f"{tag}_add")([x, residual])
+            if not last:  # the last layer's output leaves through its skip path only
+                residual = keras.layers.Conv1D(params.filters, 1, name=f"{tag}_residual")(z)
+                x = keras.layers.Add(name=f"{tag}_add")([x, residual])
     s = keras.layers.Add(name="skip_sum")(skips) if len(skips) > 1 else skips[0]
     s = keras.layers.Activation("relu", name="skip_relu")(s)
     s = keras.layers.Conv1D(params.filters, 1, activation="relu", name="output_conv")(s)

@@ -197,26 +197,15 @@ def recursive_model(one_step: Any, shape: Any) -> Any:
     """
     import keras
 
+    from tsforecast.models.layers import RollForward
+
     inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
-    window, steps = inputs, []
-    for h in range(1, shape.horizon + 1):
-        step = one_step(window)  # (batch, 1, n_targets)
-        steps.append(step)
-        if h < shape.horizon:
-            # Drop the oldest step and append the forecast: the window moves one step on.
-            older = keras.layers.Cropping1D((1, 0), name=f"drop_oldest_{h}")(window)
-            window = keras.layers.Concatenate(axis=1, name=f"feed_back_{h}")([older, step])
-    if len(steps) == 1:
-        outputs = keras.layers.Identity(name="forecast")(steps[0])
-    else:
-        outputs = keras.layers.Concatenate(axis=1, name="forecast")(steps)
+    outputs = RollForward(one_step, shape.horizon, name="forecast")(inputs)
     return keras.Model(inputs, outputs, name=f"{one_step.name}_recursive")
 
 
 def trained_part(model: Any, params: Any) -> Any:
     """The network that is fitted: the one-step model inside a recursive model, else itself."""
-    import keras
-
     if head_of(params) != "recursive":
         return model
-    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    return model.get_layer("forecast").one_step

@@ -68,7 +68,7 @@ class OrderedQuantiles(keras.layers.Layer):
 
     The value at ``median_index`` is the median; each level above adds a positive gap
     (softplus) to the one below it, each level below subtracts one, so
-    ``q[0] < q[1] < ... < q[-1]`` always.
+    ``q[0] <= q[1] <= ... <= q[-1]`` always (gaps below float precision round to zero).
     Shapes: ``(..., n_levels) -> (..., n_levels)``.
     """
 
@@ -245,3 +245,56 @@ class Integrate(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "lag": self.lag, "n_targets": self.n_targets}
+
+
+@keras.saving.register_keras_serializable(package="tsforecast")
+class RollForward(keras.layers.Layer):
+    """Rolls a one-step model forward ``horizon`` times, feeding each forecast back.
+
+    Every step drops the oldest input step and appends the forecast, so the window moves on
+    one step; a loop op runs the one-step model, so the graph holds it once, whatever the
+    horizon. Inputs must be the targets only.
+    Shapes: ``(batch, input_width, n_targets) -> (batch, horizon, n_targets)``, with
+    ``one_step`` mapping ``(batch, input_width, n_targets) -> (batch, 1, n_targets)``.
+    """
+
+    def __init__(self, one_step: keras.Model, horizon: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.one_step = one_step
+        self.horizon = horizon
+
+    def build(self, input_shape):
+        if not self.one_step.built:
+            self.one_step.build(input_shape)
+
+    def call(self, inputs):
+        ops = keras.ops
+
+        def advance(_, state):
+            window, forecast = state
+            step = self.one_step(window)  # (batch, 1, n_targets)
+            # both move on one step: (batch, width, n_targets) -> same shape
+            window = ops.concatenate([window[:, 1:], step], axis=1)
+            forecast = ops.concatenate([forecast[:, 1:], step], axis=1)
+            return window, forecast
+
+        # After `horizon` steps the forecast buffer holds exactly the horizon's forecasts.
+        empty = ops.repeat(ops.zeros_like(inputs[:, :1]), self.horizon, axis=1)
+        _, forecast = ops.fori_loop(0, self.horizon, advance, (inputs, empty))
+        return forecast
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.horizon, input_shape[2])
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "one_step": keras.saving.serialize_keras_object(self.one_step),
+            "horizon": self.horizon,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> RollForward:
+        config = dict(config)
+        config["one_step"] = keras.saving.deserialize_keras_object(config["one_step"])
+        return cls(**config)
