@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from tsforecast import __version__, evaluation, plots
 from tsforecast.config import Config, OptimizerConfig
 from tsforecast.data.dataset import PreparedData, prepare_data
 from tsforecast.data.windowing import window_dataset
+from tsforecast.distribution import Distribution, make_distribution, shard_by_data
 from tsforecast.errors import RunError
 from tsforecast.models import registry
 from tsforecast.runs import HISTORY, METRICS, PLOTS, RUN_FORMAT, RunDir
@@ -32,7 +35,7 @@ PREDICT_BATCH = 1024
 class TrainResult:
     """What a finished training run returns."""
 
-    run_dir: Path
+    run_dir: Path | None  # None on a multi-worker process that is not the chief
     metrics: dict[str, Any]
     seconds: float
 
@@ -79,6 +82,22 @@ def make_loss(name: str) -> Any:
     }[name]()
 
 
+def build_compiled_model(config: Config, prepared: PreparedData) -> Any:
+    """The configured model, built for the prepared data's columns and compiled."""
+    table = prepared.table
+    shape = registry.ModelShape(
+        input_width=config.window.input_width,
+        horizon=config.window.horizon,
+        n_inputs=len(table.columns),
+        n_targets=table.n_targets,
+    )
+    model = registry.build_model(config.model.type, config.model.params, shape)
+    model.compile(
+        optimizer=make_optimizer(config.training.optimizer), loss=make_loss(config.training.loss)
+    )
+    return model
+
+
 def _callbacks(config: Config, run: RunDir, progress: Progress | None) -> list[Any]:
     import keras
 
@@ -103,6 +122,8 @@ def _callbacks(config: Config, run: RunDir, progress: Progress | None) -> list[A
                 restore_best_weights=stopping.restore_best_weights,
             )
         )
+    if config.training.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
     if progress is not None:
         epochs = config.training.epochs
 
@@ -127,7 +148,13 @@ def predict_scaled(model: Any, prepared: PreparedData, config: Config, part: str
     return np.asarray(model.predict(dataset, verbose=0))
 
 
-def _fit(model: Any, prepared: PreparedData, config: Config, run: RunDir, progress) -> Any:
+def fit_model(
+    model: Any, prepared: PreparedData, config: Config, run: RunDir, progress: Progress | None
+) -> Any:
+    """Fit on the train windows, validating on the val windows; keep the best epoch's weights.
+
+    History, checkpoints and TensorBoard logs go into ``run``.
+    """
     training = config.training
     n_targets = prepared.table.n_targets
     train = window_dataset(
@@ -142,6 +169,8 @@ def _fit(model: Any, prepared: PreparedData, config: Config, run: RunDir, progre
     val = window_dataset(
         prepared.scaled, prepared.starts["val"], config.window, n_targets, training.batch_size
     )
+    if training.distribute != "none":
+        train, val = shard_by_data(train), shard_by_data(val)
     history = model.fit(
         train,
         validation_data=val,
@@ -164,7 +193,37 @@ def _fit(model: Any, prepared: PreparedData, config: Config, run: RunDir, progre
     return history
 
 
-def _versions() -> dict[str, str]:
+def build_and_fit(
+    config: Config,
+    prepared: PreparedData,
+    run: RunDir,
+    progress: Progress | None = None,
+    distribution: Distribution | None = None,
+) -> tuple[Any, int]:
+    """Seed, build, compile and fit a fresh model; return it and the epochs trained.
+
+    Models without weights to fit (baselines) get an empty history. A model trained
+    under a distribution strategy comes back as a plain copy, so predictions stay local
+    and a saved model carries no distribution state.
+    """
+    seed_everything(config.training.seed, config.training.deterministic)
+    distribution = distribution or make_distribution("none")
+    with distribution.strategy.scope():
+        model = build_compiled_model(config, prepared)
+    epochs_trained = 0
+    if registry.get(config.model.type).trainable and model.trainable_weights:
+        history = fit_model(model, prepared, config, run, progress)
+        epochs_trained = len(history.history.get("loss", []))
+    else:
+        run.write_text(HISTORY, "epoch,loss,val_loss\n")
+    if distribution.distributed:
+        plain = build_compiled_model(config, prepared)
+        plain.set_weights(model.get_weights())
+        model = plain
+    return model, epochs_trained
+
+
+def versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
 
@@ -222,7 +281,8 @@ def train(
     """Train the configured model and write a complete run directory.
 
     Data problems are raised before the run directory is created; any later failure
-    leaves a ``FAILED`` marker in it.
+    leaves a ``FAILED`` marker in it. With ``training.distribute: multi_worker`` only the
+    chief writes a run directory; other workers return a result without one.
 
     Args:
         config: A validated config.
@@ -234,9 +294,16 @@ def train(
     """
     started = time.perf_counter()
     prepared = prepared if prepared is not None else prepare_data(config)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    distribution = make_distribution(config.training.distribute)
+    if not distribution.is_chief:
+        with tempfile.TemporaryDirectory(prefix="tsforecast-worker-") as scratch:
+            output = dataclasses.replace(config.output, dir=scratch)
+            run = RunDir.create(dataclasses.replace(config, output=output))
+            return _train_into(run, config, prepared, progress, started, distribution)
     run = RunDir.create(config)
     try:
-        return _train_into(run, config, prepared, progress, started)
+        return _train_into(run, config, prepared, progress, started, distribution)
     except KeyboardInterrupt:
         run.mark_failed("Training was interrupted.")
         raise
@@ -246,30 +313,19 @@ def train(
 
 
 def _train_into(
-    run: RunDir, config: Config, prepared: PreparedData, progress, started: float
+    run: RunDir,
+    config: Config,
+    prepared: PreparedData,
+    progress,
+    started: float,
+    distribution: Distribution,
 ) -> TrainResult:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    seed_everything(config.training.seed, config.training.deterministic)
     table = prepared.table
-    spec = registry.get(config.model.type)
-    shape = registry.ModelShape(
-        input_width=config.window.input_width,
-        horizon=config.window.horizon,
-        n_inputs=len(table.columns),
-        n_targets=table.n_targets,
-    )
-    model = registry.build_model(config.model.type, config.model.params, shape)
-    model.compile(
-        optimizer=make_optimizer(config.training.optimizer), loss=make_loss(config.training.loss)
-    )
     run.write_config(config)
     run.write_scaler(prepared.scaler)
-    epochs_trained = 0
-    if spec.trainable and model.trainable_weights:
-        history = _fit(model, prepared, config, run, progress)
-        epochs_trained = len(history.history.get("loss", []))
-    else:
-        run.write_text(HISTORY, "epoch,loss,val_loss\n")
+    model, epochs_trained = build_and_fit(config, prepared, run, progress, distribution)
+    if not distribution.is_chief:
+        return TrainResult(None, {}, time.perf_counter() - started)
     run.save_model(model)
     history_frame = pd.read_csv(run.file(HISTORY))
     plots.learning_curve(history_frame, run.file(PLOTS) / "learning_curve.png")
@@ -294,13 +350,15 @@ def _train_into(
             "best_epoch": best_epoch,
             "parameters": int(model.count_params()),
             "train_windows": len(prepared.starts["train"]),
+            "distribute": distribution.kind,
+            "replicas": distribution.replicas,
         },
         "run": {
             "format": RUN_FORMAT,
             "columns": list(table.columns),
             "targets": list(table.columns[: table.n_targets]),
             "n_series": table.n_series,
-            "versions": _versions(),
+            "versions": versions(),
         },
     }
     run.write_json(METRICS, metrics)
