@@ -81,3 +81,28 @@ def forecast(
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def error_by_fold(folds: pd.DataFrame, title: str, path: Path) -> None:
+    """MAE and MSE of the model and the naive baseline in every backtest fold.
+
+    Args:
+        folds: One row per fold with ``fold``, ``model_mae``, ``naive_mae``, ``model_mse``
+            and ``naive_mse`` columns.
+        title: Figure title.
+        path: Where to write the PNG.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, metric in zip(axes, ("mae", "mse"), strict=True):
+        ax.plot(folds["fold"], folds[f"model_{metric}"], marker="o", label="model")
+        ax.plot(folds["fold"], folds[f"naive_{metric}"], marker="s", linestyle="--", label="naive")
+        ax.set_xlabel("fold (later origins to the right)")
+        ax.set_ylabel(metric.upper())
+        ax.set_xticks(folds["fold"])
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
