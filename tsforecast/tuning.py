@@ -260,8 +260,8 @@ def _open(
     base, space = load_search(path, overrides)
     if space is None:
         raise ConfigError(
-            f"{path} has no search section; add one naming the keys to vary, e.g.\n"
-            "search:\n  space:\n    model.units: {choices: [[32], [64]]}"
+            f"{path} has no search section; add one naming the keys to vary, e.g. "
+            "search: {space: {model.units: {choices: [[32], [64]]}}}."
         )
     if base.training.distribute == "multi_worker":
         raise ConfigError(
