@@ -13,8 +13,8 @@ earlier its train rows. Nothing after the first origin of a fold is fitted for t
   once, fed newer inputs as they arrive.
 
 By default ``step`` divides the windows of the config's test split evenly among the folds.
-Every fold then has as many windows, so the aggregate (the mean over folds) is also the
-figure over all backtest windows for MAE and MSE.
+Every fold then has as many windows, so the aggregate (the mean over folds; RMSE as the
+root of the mean MSE) is also the figure over all backtest windows for MAE, MSE and RMSE.
 """
 
 from __future__ import annotations
@@ -169,11 +169,23 @@ def _std_metrics(items: list[dict[str, Any]]) -> dict[str, float | None]:
     return out
 
 
+def _root_of_mean_mse(metrics: dict[str, Any]) -> dict[str, Any]:
+    """RMSE as the root of the mean MSE (a mean of roots would understate it)."""
+    out = {**metrics, "rmse": float(np.sqrt(metrics["mse"]))}
+    if "per_target" in metrics:
+        out["per_target"] = {k: _root_of_mean_mse(v) for k, v in metrics["per_target"].items()}
+    return out
+
+
 def aggregate(fold_results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The mean (and spread) over folds of the model's and the naive baseline's metrics."""
+    """The mean (and spread) over folds of the model's and the naive baseline's metrics.
+
+    RMSE is the root of the mean MSE, so with equally many windows per fold MAE, MSE and
+    RMSE equal the figures over all backtest windows together.
+    """
     tests = [fold["test"] for fold in fold_results]
-    model = _mean_metrics([t["model"] for t in tests])
-    naive = _mean_metrics([t["naive"] for t in tests])
+    model = _root_of_mean_mse(_mean_metrics([t["model"] for t in tests]))
+    naive = _root_of_mean_mse(_mean_metrics([t["naive"] for t in tests]))
     return {
         "test": {
             "n_windows": int(sum(t["n_windows"] for t in tests)),

@@ -82,6 +82,7 @@ def make_distribution(kind: str) -> Distribution:
     ``multi_worker`` must be created before TensorFlow runs anything else in the process;
     otherwise a RunError explains that such a config has to be trained on its own.
     """
+    tf_config = read_tf_config() if kind == "multi_worker" else {}
     import tensorflow as tf
 
     if kind == "none":
@@ -91,7 +92,6 @@ def make_distribution(kind: str) -> Distribution:
         if not tf.config.list_logical_devices("GPU"):
             devices = [device.name for device in tf.config.list_logical_devices("CPU")]
         return Distribution(kind, tf.distribute.MirroredStrategy(devices=devices))
-    tf_config = read_tf_config()
 
     class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
         """MultiWorkerMirroredStrategy with the two reductions Keras 3's ``fit`` needs.
