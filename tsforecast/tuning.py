@@ -91,6 +91,8 @@ def _hypermodel(space: SearchSpace, table: SeriesTable) -> Any:
         def __init__(self) -> None:
             super().__init__(name="tsforecast")
             self._prepared: dict[Any, PreparedData] = {}
+            #: True while KerasTuner builds once up front only to learn the search space.
+            self.declaring = True
 
         def _trial(self, hp: Any) -> tuple[Config, PreparedData]:
             values = {param.path: _declare(hp, param) for param in space.params}
@@ -104,6 +106,10 @@ def _hypermodel(space: SearchSpace, table: SeriesTable) -> Any:
             return config, self._prepared[key]
 
         def build(self, hp: Any) -> Any:
+            if self.declaring:
+                for param in space.params:
+                    _declare(hp, param)
+                return None
             config, prepared = self._trial(hp)
             seed_everything(config.training.seed, config.training.deterministic)
             return build_compiled_model(config, prepared)
@@ -187,7 +193,10 @@ def _tuner(space: SearchSpace, table: SeriesTable, folder: Path, progress: Trial
         kwargs["max_trials"] = settings.max_trials
     if training.distribute == "mirrored":
         kwargs["distribution_strategy"] = make_distribution("mirrored").strategy
-    return Tuner(_hypermodel(space, table), **kwargs)
+    hypermodel = _hypermodel(space, table)
+    tuner = Tuner(hypermodel, **kwargs)
+    hypermodel.declaring = False
+    return tuner
 
 
 @contextlib.contextmanager
