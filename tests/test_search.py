@@ -112,3 +112,9 @@ def test_train_and_validate_accept_and_ignore_a_search_section(tmp_path: Path):
     saved.write_text(yaml.safe_dump(search.to_dict(), sort_keys=False))
     again = load_search(saved)[1]
     assert again.params == search.params and again.settings == search.settings
+
+
+def test_bundled_search_configs_are_valid():
+    root = Path(__file__).resolve().parents[1]
+    searched = [path for path in sorted((root / "configs").glob("*.yaml")) if load_search(path)[1]]
+    assert searched, "no bundled config has a search section"

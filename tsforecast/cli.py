@@ -26,6 +26,8 @@ from tsforecast.errors import ConfigError, TsForecastError
 SUMMARY_METRICS = ("mae", "rmse", "mse", "mase", "smape", "scaled_mse", "scaled_mae")
 #: Kept in step with tsforecast.gates.GATE_FAILED_EXIT_CODE (a test checks).
 GATE_FAILED = 3
+#: Parsed ``--max-metric`` thresholds and whether ``--fail-if-worse-than naive`` was given.
+Gates = tuple[tuple, bool]
 
 
 def _quiet_tensorflow() -> None:
@@ -110,7 +112,7 @@ def gate_options(command: Callable) -> Callable:
     )(command)
 
 
-def _parse_gates(worse_than: str | None, max_metrics: tuple[str, ...]) -> tuple[tuple, bool]:
+def _parse_gates(worse_than: str | None, max_metrics: tuple[str, ...]) -> Gates:
     from tsforecast.gates import parse_threshold
 
     if worse_than is not None and worse_than != "naive":
@@ -148,7 +150,7 @@ def _train_config(
     path: str,
     overrides: tuple[str, ...],
     quiet: bool,
-    gates: tuple[tuple, bool],
+    gates: Gates,
 ) -> tuple[dict[str, Any], Any]:
     """Train one config; its summary record and the training result."""
     from tsforecast.config import load_config
@@ -282,7 +284,15 @@ def train(
         _train_batch(paths, overrides, quiet, gates, as_json)
 
 
-def _train_single(path, overrides, quiet, gates, as_json) -> None:
+def _exit_with(records: list[dict[str, Any]]) -> None:
+    code = _exit_code(records)
+    if code:
+        sys.exit(code)
+
+
+def _train_single(
+    path: str, overrides: tuple[str, ...], quiet: bool, gates: Gates, as_json: bool
+) -> None:
     try:
         record, result = _train_config(path, overrides, quiet, gates)
     except TsForecastError as exc:
@@ -298,10 +308,12 @@ def _train_single(path, overrides, quiet, gates, as_json) -> None:
         _report_gates(record["gates_failed"])
         click.echo(f"Trained in {result.seconds:.1f} s. Run directory:")
         click.echo(str(result.run_dir))
-    sys.exit(_exit_code([record]))
+    _exit_with([record])
 
 
-def _train_batch(paths, overrides, quiet, gates, as_json) -> None:
+def _train_batch(
+    paths: list[str], overrides: tuple[str, ...], quiet: bool, gates: Gates, as_json: bool
+) -> None:
     records = []
     for i, path in enumerate(paths, start=1):
         click.echo(f"[{i}/{len(paths)}] {path}", err=True)
@@ -318,7 +330,7 @@ def _train_batch(paths, overrides, quiet, gates, as_json) -> None:
         _echo_json(_train_report(records))
     else:
         click.echo(batch_table(records))
-    sys.exit(_exit_code(records))
+    _exit_with(records)
 
 
 @main.command()
