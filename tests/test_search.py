@@ -2,8 +2,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from conftest import base_config, write_config
 
+from tsforecast.cli import main
 from tsforecast.config import config_from_dict, load_config
 from tsforecast.errors import ConfigError
 from tsforecast.search import load_search, parse_search
@@ -118,3 +120,18 @@ def test_bundled_search_configs_are_valid():
     root = Path(__file__).resolve().parents[1]
     searched = [path for path in sorted((root / "configs").glob("*.yaml")) if load_search(path)[1]]
     assert searched, "no bundled config has a search section"
+
+
+def test_validate_checks_the_search_section(tmp_path: Path):
+    raw = base_config("data.csv")
+    raw["model"] = {"type": "mlp"}
+    raw["search"] = {"algorithm": "bayesian", "space": SPACE}
+    path = write_config(tmp_path, raw)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith(
+        "Search: bayesian over model.units, training.optimizer.learning_rate, window.input_width.\n"
+    )
+    bad = CliRunner().invoke(main, ["validate", str(path), "--set", "search.max_trials=-1"])
+    assert bad.exit_code == 2
+    assert bad.stderr == "Error: search.max_trials must be a positive number; got -1.\n"

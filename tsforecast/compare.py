@@ -59,6 +59,8 @@ def read_run(path: Path) -> RunSummary:
     if problem:
         if (path / "backtest.json").is_file():
             problem = f"{path} is a backtest directory, not a run."
+        elif (path / "search.yaml").is_file():
+            problem = f"{path} is a tune directory, not a run; train its best_config.yaml."
         raise RunError(problem)
     try:
         metrics = json.loads((path / METRICS).read_text(encoding="utf-8"))
