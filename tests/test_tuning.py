@@ -46,7 +46,6 @@ def test_tune_writes_the_best_config_and_the_trials(workdir):
     assert summary["completed"] == 2 and summary["algorithm"] == "random"
     assert "search" not in (folder / "best_config.yaml").read_text()
     assert (folder / "plots" / "trials.png").stat().st_size > 1000
-    assert invoke("train", folder / "best_config.yaml", "-q").exit_code == 0
 
     # Choices are made on validation loss only: changing the test rows changes nothing.
     frame = pd.read_csv(workdir / "series.csv")
@@ -103,8 +102,9 @@ def test_other_algorithms(workdir, algorithm):
         {"training.optimizer.learning_rate": {"min": 0.001, "max": 0.01, "sampling": "log"}},
         algorithm=algorithm,
     )
-    result = tune(path, ("training.epochs=2",))
+    result = tune(path, ("training.epochs=2", "training.tensorboard=true"))
     assert result.best_val_loss > 0
+    assert list((result.path / "tensorboard").glob("*/execution0/validation/events.*"))
     assert len(result.trials) >= 2
     assert 0.001 <= result.best_config.training.optimizer.learning_rate <= 0.01
 

@@ -313,10 +313,15 @@ def tune(
             with contextlib.redirect_stdout(stdout):
                 progress(row)
 
+    callbacks = []
+    if space.base.training.tensorboard:  # KerasTuner gives each trial a folder of its own
+        import keras
+
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
     try:
         with _quiet_keras_tuner():
             tuner = _tuner(space, table, run.path, report)
-            tuner.search(verbose=0)
+            tuner.search(verbose=0, callbacks=callbacks)
     except KeyboardInterrupt:
         raise SearchInterrupted(
             f"The search was interrupted; continue it with: tsforecast tune --resume {run.path}"
