@@ -264,7 +264,7 @@ def train(
     max_metrics: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Train the model each CONFIG describes and write a run directory for it.
+    """Train each CONFIG's model and write a run directory for it.
 
     With one CONFIG the run directory is printed as the last line. Several (for example
     configs/*.yaml) train one after another, continuing past failures, and a summary table
@@ -340,7 +340,10 @@ def _train_batch(
 )
 @reports_errors
 def validate(config_path: str, overrides: tuple[str, ...]) -> None:
-    """Check CONFIG (and its search section) without reading data or training."""
+    """Check CONFIG without reading data or training.
+
+    A search section is checked too.
+    """
     from tsforecast.search import load_search
 
     config, search = load_search(config_path, overrides)
@@ -413,7 +416,7 @@ def backtest_table(summary: dict[str, Any]) -> str:
 
 @main.command()
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
-@click.option("--folds", default=5, show_default=True, help="Number of forecast origins.")
+@click.option("--folds", default=5, show_default=True, help="Number of folds.")
 @click.option(
     "--step",
     type=int,
@@ -444,9 +447,10 @@ def backtest(
     max_metrics: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Rolling-origin evaluation of CONFIG: forecast from later and later origins.
+    """Rolling-origin evaluation of CONFIG, fold by fold.
 
-    Each fold fits only on data before its first forecast origin. Prints each fold's test
+    Each fold forecasts from later origins than the one before and fits only on data
+    before its first origin. Prints each fold's test
     metrics beside the naive baseline and their mean; the backtest directory is the last
     line. Gates apply to the mean over folds (exit status as for train).
     """
@@ -504,9 +508,10 @@ def backtest(
 def compare(
     run_dirs: tuple[str, ...], fmt: str, sort_by: str, plot_path: str | None, as_json: bool
 ) -> None:
-    """Rank finished runs (RUN_DIR... or a glob such as 'runs/*') beside the naive baseline.
+    """Rank finished runs beside the naive baseline.
 
-    Paths that are not finished runs are skipped with a note on standard error.
+    RUN_DIR... may be a glob such as 'runs/*'; paths that are not finished runs are
+    skipped with a note on standard error.
     """
     from tsforecast.compare import FORMATS, leaderboard, plot_forecasts, read_runs, render
     from tsforecast.gates import parse_metric
@@ -546,11 +551,11 @@ def tune(
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Search the `search:` space of CONFIG with KerasTuner, choosing on validation loss.
+    """Search CONFIG's search space with KerasTuner.
 
-    Writes a tune directory holding trials.csv and best_config.yaml (train it with
-    `tsforecast train`); the directory is the last line. An interrupted search continues
-    with --resume DIR.
+    Trials are compared on validation loss only. Writes a tune directory holding
+    trials.csv and best_config.yaml (train it with `tsforecast train`); the directory is
+    the last line. An interrupted search continues with --resume DIR.
     """
     _quiet_tensorflow()
     from tsforecast.tuning import SUMMARY
