@@ -137,3 +137,18 @@ def test_backtest_command(workdir):
     assert too_many.exit_code == 1 and "fewer than --folds 100" in too_many.stderr
     mw = invoke("backtest", path, "--set", "training.distribute=multi_worker")
     assert mw.exit_code == 2 and "supported by train only" in mw.stderr
+
+
+def test_backtest_of_stacked_series_cuts_each_series_at_its_folds(workdir):
+    raw = base_config(str(workdir / "panel.csv"))
+    raw["data"]["id_column"] = "id"
+    raw["model"] = {"type": "naive"}
+    result = backtest(config_from_dict(raw), 2, step=5)
+    folds = result.summary["folds"]
+    assert [f["test"]["n_windows"] for f in folds] == [3 * 5, 3 * 5]
+    # Each of the 3 series of 120 rows: origins 107..111 and 112..116 (the last fits 4 steps).
+    assert [f["origin"] for f in folds] == ["2024-01-05 11:00:00", "2024-01-05 16:00:00"]
+    assert [f["train_rows"] for f in folds] == [3 * (107 - 24), 3 * (112 - 24)]
+    for fold in folds:  # the naive model forecasts exactly what the baseline does
+        assert fold["test"]["model"]["mse"] == pytest.approx(fold["test"]["naive"]["mse"])
+    assert result.summary["settings"]["origins_per_fold"] == [5, 5, 5]
