@@ -151,7 +151,7 @@ def test_failed_run_is_marked(workdir, monkeypatch):
     def explode(*args, **kwargs):
         raise ValueError("boom")
 
-    monkeypatch.setattr(training, "_fit", explode)
+    monkeypatch.setattr(training, "fit_model", explode)
     path = write_config(workdir, base_config("series.csv"))
     with pytest.raises(ValueError):
         CliRunner().invoke(main, ["train", str(path)], catch_exceptions=False)

@@ -245,6 +245,14 @@ class TrainingConfig:
     deterministic: bool = option(
         True, help="Use deterministic TensorFlow ops, so reruns give identical metrics."
     )
+    tensorboard: bool = option(
+        False, help="Write TensorBoard logs into the run directory's `tensorboard/` folder."
+    )
+    distribute: Literal["none", "mirrored", "multi_worker"] = option(
+        "none",
+        help="tf.distribute strategy: `mirrored` (local devices) or `multi_worker` (TF_CONFIG); "
+        "batch_size is the global batch.",
+    )
 
 
 @dataclass(frozen=True)
@@ -280,6 +288,9 @@ _SECTIONS = {
     "output": OutputConfig,
 }
 _REQUIRED_SECTIONS = ("data", "window", "model")
+#: Sections other commands read from the same file and ``train`` accepts and ignores:
+#: ``search`` belongs to ``tsforecast tune`` (see :mod:`tsforecast.search`).
+_OTHER_SECTIONS = ("search",)
 
 
 def _parse_model(raw: Any) -> ModelConfig:
@@ -471,8 +482,9 @@ def config_from_dict(raw: Any, base_dir: Path | None = None) -> Config:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"The config must be a mapping of sections; got {describe(raw)}.")
     for key in raw:
-        if key not in _SECTIONS:
-            raise ConfigError(f"Unknown section '{key}'.{hint(key, list(_SECTIONS))}")
+        if key not in _SECTIONS and key not in _OTHER_SECTIONS:
+            valid = [*_SECTIONS, *_OTHER_SECTIONS]
+            raise ConfigError(f"Unknown section '{key}'.{hint(key, valid)}")
     for key in _REQUIRED_SECTIONS:
         if key not in raw:
             raise ConfigError(f"The config has no '{key}' section; it is required.")

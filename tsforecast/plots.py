@@ -96,3 +96,111 @@ def forecast(
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def error_by_fold(folds: pd.DataFrame, title: str, path: Path) -> None:
+    """MAE and MSE of the model and the naive baseline in every backtest fold.
+
+    Args:
+        folds: One row per fold with ``fold``, ``model_mae``, ``naive_mae``, ``model_mse``
+            and ``naive_mse`` columns.
+        title: Figure title.
+        path: Where to write the PNG.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, metric in zip(axes, ("mae", "mse"), strict=True):
+        ax.plot(folds["fold"], folds[f"model_{metric}"], marker="o", label="model")
+        ax.plot(folds["fold"], folds[f"naive_{metric}"], marker="s", linestyle="--", label="naive")
+        ax.set_xlabel("fold (later origins to the right)")
+        ax.set_ylabel(metric.upper())
+        ax.set_xticks(folds["fold"])
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def compare_forecasts(
+    x: np.ndarray,
+    actual: np.ndarray,
+    steps: np.ndarray,
+    forecasts: dict[str, np.ndarray],
+    naive: np.ndarray,
+    target_names: tuple[str, ...],
+    title: str,
+    path: Path,
+) -> None:
+    """Forecasts of several runs from the same origins, one panel per target.
+
+    Args:
+        x: Positions (timestamps or step numbers) of ``actual``.
+        actual: ``(n_steps, n_targets)`` observed values.
+        steps: ``(n_origins, horizon)`` positions of the forecast steps.
+        forecasts: Run name -> ``(n_origins, horizon, n_targets)`` forecasts.
+        naive: ``(n_origins, horizon, n_targets)`` naive forecasts.
+        target_names: Panel titles.
+        title: Figure title.
+        path: Where to write the PNG.
+    """
+    plt = _pyplot()
+    n = len(target_names)
+    fig, axes = plt.subplots(n, 1, figsize=(11, 2.8 * n + 0.8), sharex=True, squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, name in enumerate(target_names):
+        ax = axes[j, 0]
+        ax.plot(x, actual[:, j], color="black", linewidth=1, label="actual")
+        for k in range(len(steps)):
+            ax.plot(
+                steps[k],
+                naive[k, :, j],
+                color="gray",
+                linestyle="--",
+                linewidth=0.8,
+                label="naive" if k == 0 else None,
+            )
+            for i, (run, forecast) in enumerate(forecasts.items()):
+                ax.plot(
+                    steps[k],
+                    forecast[k, :, j],
+                    color=colors[i % len(colors)],
+                    linewidth=1.2,
+                    label=run if k == 0 else None,
+                )
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper left", fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def trials(table: pd.DataFrame, objective: str, title: str, path: Path) -> None:
+    """Each trial's objective in the order the trials ran, with the best so far.
+
+    Args:
+        table: One row per trial with a numeric ``trial`` id and the ``objective`` column
+            (empty for failed trials).
+        objective: The column to draw.
+        title: Figure title.
+        path: Where to write the PNG.
+    """
+    plt = _pyplot()
+    ordered = table.assign(order=table["trial"].astype(int)).sort_values("order")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(ordered["order"], ordered[objective], marker="o", linestyle="none", label="trial")
+    ax.plot(
+        ordered["order"], ordered[objective].cummin(), drawstyle="steps-post", label="best so far"
+    )
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"{objective} (best epoch)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

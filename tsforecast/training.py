@@ -7,6 +7,7 @@ import hashlib
 import math
 import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from tsforecast.config import Config, OptimizerConfig, TrainingConfig
 from tsforecast.data.dataset import PreparedData, prepare_data
 from tsforecast.data.loading import SeriesTable
 from tsforecast.data.windowing import batches_per_epoch, window_dataset
+from tsforecast.distribution import Distribution, make_distribution, shard_by_data
 from tsforecast.errors import RunError, RunInterrupted, TsForecastError
 from tsforecast.models import heads, registry
 from tsforecast.models.common import DEFAULT_QUANTILES
@@ -36,7 +38,7 @@ PREDICT_BATCH = 1024
 class TrainResult:
     """What a finished training run returns."""
 
-    run_dir: Path
+    run_dir: Path | None  # None on a multi-worker process that is not the chief
     metrics: dict[str, Any]
     seconds: float
 
@@ -194,6 +196,8 @@ def _callbacks(
             run.write_text(HISTORY, _history_csv(saver.history))
 
     callbacks.append(HistoryFile())
+    if config.training.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))
     if progress is not None:
         epochs = config.training.epochs
 
@@ -252,15 +256,37 @@ def data_fingerprint(prepared: PreparedData) -> str:
     return digest.hexdigest()
 
 
-def _fit(network: Any, prepared: PreparedData, config: Config, run: RunDir, progress) -> Any:
-    """Fit ``network`` (the trained part of the model) on the train windows, resuming from
-    the run's backup when it has one; return the TrainingBackup."""
-    from tsforecast.resume import initial_epoch, read_state
+def build_compiled_model(config: Config, prepared: PreparedData) -> tuple[Any, Any]:
+    """The configured model for the prepared data, and its trained part, compiled.
 
+    The trained part is the model itself, except for a recursive head, where it is the
+    one-step model that the whole model rolls forward.
+    """
+    params = config.model.params
+    model = registry.build_model(
+        config.model.type,
+        params,
+        model_shape(config, prepared.table),
+        registry.Preprocessing.from_data(config.data),
+    )
+    network = heads.trained_part(model, params)
+    steps_per_epoch = batches_per_epoch(len(prepared.starts["train"]), config.training.batch_size)
+    network.compile(
+        optimizer=make_optimizer(
+            config.training.optimizer, make_learning_rate(config.training, steps_per_epoch)
+        ),
+        loss=make_loss(config.training.loss, getattr(params, "quantiles", DEFAULT_QUANTILES)),
+    )
+    return model, network
+
+
+def fit_datasets(prepared: PreparedData, config: Config, first_epoch: int = 0) -> tuple[Any, Any]:
+    """The train and validation datasets, with targets laid out as the model's head needs.
+
+    The train dataset holds the epochs from ``first_epoch`` on back to back, each shuffled
+    by ``(seed, epoch)``.
+    """
     training = config.training
-    fingerprint = data_fingerprint(prepared)
-    state = read_state(run.file(BACKUP), fingerprint)
-    first = initial_epoch(state, training.epochs)
     n_targets = prepared.table.n_targets
     layout = registry.target_layout(
         config.model.type, config.model.params, model_shape(config, prepared.table)
@@ -274,7 +300,7 @@ def _fit(network: Any, prepared: PreparedData, config: Config, run: RunDir, prog
         training.batch_size,
         shuffle=training.shuffle,
         seed=training.seed,
-        epochs=range(first, training.epochs),
+        epochs=range(first_epoch, training.epochs),
         target_steps=layout.steps,
     )
     val = window_dataset(
@@ -285,6 +311,26 @@ def _fit(network: Any, prepared: PreparedData, config: Config, run: RunDir, prog
         training.batch_size,
         target_steps=layout.steps,
     )
+    return train, val
+
+
+def fit_model(
+    network: Any, prepared: PreparedData, config: Config, run: RunDir, progress: Progress | None
+) -> Any:
+    """Fit ``network`` (the trained part of the model) on the train windows.
+
+    Validates on the val windows, resumes from the run's backup when it has one, keeps the
+    best epoch's weights and returns the TrainingBackup holding the epoch history.
+    """
+    from tsforecast.resume import initial_epoch, read_state
+
+    training = config.training
+    fingerprint = data_fingerprint(prepared)
+    state = read_state(run.file(BACKUP), fingerprint)
+    first = initial_epoch(state, training.epochs)
+    train, val = fit_datasets(prepared, config, first)
+    if training.distribute != "none":
+        train, val = shard_by_data(train), shard_by_data(val)
     callbacks, backup = _callbacks(config, run, progress, fingerprint, state)
     network.fit(
         train,
@@ -311,7 +357,41 @@ def _fit(network: Any, prepared: PreparedData, config: Config, run: RunDir, prog
     return backup
 
 
-def _versions() -> dict[str, str]:
+def build_and_fit(
+    config: Config,
+    prepared: PreparedData,
+    run: RunDir,
+    progress: Progress | None = None,
+    distribution: Distribution | None = None,
+) -> tuple[Any, Any]:
+    """Seed, build, compile and fit a fresh model; return it and the TrainingBackup.
+
+    Models without weights to fit (baselines) get an empty history and no backup (None).
+    A model trained under a distribution strategy comes back as a plain copy, so
+    predictions stay local and a saved model carries no distribution state.
+    """
+    import keras
+
+    keras.backend.clear_session()  # fresh layer names, so a backup restores by name
+    seed_everything(config.training.seed, config.training.deterministic)
+    distribution = distribution or make_distribution("none")
+    with distribution.strategy.scope():
+        model, network = build_compiled_model(config, prepared)
+    run.check_free_space(model.count_params())
+    backup = None
+    if registry.get(config.model.type).trainable and model.trainable_weights:
+        backup = fit_model(network, prepared, config, run, progress)
+        run.write_text(HISTORY, _history_csv(backup.history))
+    else:
+        run.write_text(HISTORY, "epoch,loss,val_loss\n")
+    if distribution.distributed:
+        plain, _ = build_compiled_model(config, prepared)
+        plain.set_weights(model.get_weights())
+        model = plain
+    return model, backup
+
+
+def versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
 
@@ -388,7 +468,8 @@ def train(
     Data problems are raised before the run directory is created; any later failure
     leaves a ``FAILED`` marker in it. Training backs itself up at every epoch end, so a
     run stopped by SIGINT, SIGTERM or SIGKILL resumes from its last completed epoch and
-    ends exactly as if it had never stopped.
+    ends exactly as if it had never stopped. With ``training.distribute: multi_worker``
+    only the chief writes a run directory; other workers return a result without one.
 
     Args:
         config: A validated config.
@@ -407,12 +488,19 @@ def train(
     started = time.perf_counter()
     run = RunDir.reopen(resume, config) if resume is not None else None
     prepared = prepared if prepared is not None else prepare_data(config)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    distribution = make_distribution(config.training.distribute)
+    if not distribution.is_chief:
+        with tempfile.TemporaryDirectory(prefix="tsforecast-worker-") as scratch:
+            output = dataclasses.replace(config.output, dir=scratch)
+            run = RunDir.create(dataclasses.replace(config, output=output))
+            return _train_into(run, config, prepared, progress, started, distribution)
     if run is None:
         run = RunDir.create(config)
     else:
         run.clear_failed()
     try:
-        return _train_into(run, config, prepared, progress, started)
+        return _train_into(run, config, prepared, progress, started, distribution)
     except KeyboardInterrupt:
         message = (
             f"Training was interrupted; continue it with --resume {run.path} "
@@ -441,42 +529,23 @@ def train(
 
 
 def _train_into(
-    run: RunDir, config: Config, prepared: PreparedData, progress, started: float
+    run: RunDir,
+    config: Config,
+    prepared: PreparedData,
+    progress,
+    started: float,
+    distribution: Distribution,
 ) -> TrainResult:
-    import keras
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    keras.backend.clear_session()  # fresh layer names, so a backup restores by name
-    seed_everything(config.training.seed, config.training.deterministic)
-    table = prepared.table
-    spec = registry.get(config.model.type)
-    params = config.model.params
-    model = registry.build_model(
-        config.model.type,
-        params,
-        model_shape(config, table),
-        registry.Preprocessing.from_data(config.data),
-    )
-    run.check_free_space(model.count_params())
-    network = heads.trained_part(model, params)
-    steps_per_epoch = math.ceil(len(prepared.starts["train"]) / config.training.batch_size)
-    network.compile(
-        optimizer=make_optimizer(
-            config.training.optimizer, make_learning_rate(config.training, steps_per_epoch)
-        ),
-        loss=make_loss(config.training.loss, getattr(params, "quantiles", DEFAULT_QUANTILES)),
-    )
+    table, params = prepared.table, config.model.params
     run.write_config(config)
     run.write_scaler(prepared.scaler)
-    epochs_trained, best_epoch = 0, None
-    if spec.trainable and model.trainable_weights:
-        backup = _fit(network, prepared, config, run, progress)
-        epochs_trained = len(backup.history)
-        if backup.best_epoch is not None:
-            best_epoch = backup.best_epoch + 1
-        run.write_text(HISTORY, _history_csv(backup.history))
-    else:
-        run.write_text(HISTORY, "epoch,loss,val_loss\n")
+    model, backup = build_and_fit(config, prepared, run, progress, distribution)
+    if not distribution.is_chief:
+        return TrainResult(None, {}, time.perf_counter() - started)
+    epochs_trained = 0 if backup is None else len(backup.history)
+    best_epoch = None
+    if backup is not None and backup.best_epoch is not None:
+        best_epoch = backup.best_epoch + 1
     run.save_model(model)
     history_frame = pd.read_csv(run.file(HISTORY))
     plots.learning_curve(history_frame, run.file(PLOTS) / "learning_curve.png")
@@ -509,13 +578,15 @@ def _train_into(
             "best_epoch": best_epoch,
             "parameters": int(model.count_params()),
             "train_windows": len(prepared.starts["train"]),
+            "distribute": distribution.kind,
+            "replicas": distribution.replicas,
         },
         "run": {
             "format": RUN_FORMAT,
             "columns": list(table.columns),
             "targets": list(table.columns[: table.n_targets]),
             "n_series": table.n_series,
-            "versions": _versions(),
+            "versions": versions(),
         },
     }
     run.write_json(METRICS, metrics)

@@ -62,8 +62,23 @@ def prepare_data(config: Config, table: SeriesTable | None = None) -> PreparedDa
     """Load, split and scale the configured data; fit nothing outside the train split."""
     table = table if table is not None else load_table(config.data)
     bounds = split_bounds(table, config.data.split, config.window)
-    train_rows = bounds.train_mask(len(table.values), table.offsets)
-    scaler = Scaler(config.data.scaler).fit(table.values[train_rows])
+    return prepare_split(config, table, bounds)
+
+
+def prepare_split(
+    config: Config, table: SeriesTable, bounds: SplitBounds, scaler: Scaler | None = None
+) -> PreparedData:
+    """Scale ``table`` and find the windows of each part of the given split.
+
+    Args:
+        config: The config (its window and scaler kind).
+        table: The series.
+        bounds: Where train, validation and test begin in each series.
+        scaler: A scaler fitted earlier; when None, one is fitted on the train rows.
+    """
+    if scaler is None:
+        train_rows = bounds.train_mask(len(table.values), table.offsets)
+        scaler = Scaler(config.data.scaler).fit(table.values[train_rows])
     scaled = scaler.transform(table.values)
     check_scaled(scaled, table)
     scaled = scaled.astype(np.float32)

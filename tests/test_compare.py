@@ -1,0 +1,144 @@
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import base_config, sine_frame, write_config
+
+from tsforecast.cli import main
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def train_run(config_path, *overrides):
+    args = ["train", config_path, "-q"]
+    for text in overrides:
+        args += ["--set", text]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two runs over the same test window and one with another horizon (trained once)."""
+    folder = tmp_path_factory.mktemp("compare")
+    sine_frame().to_csv(folder / "series.csv", index=False)
+    raw = base_config(str(folder / "series.csv"))
+    raw["output"] = {"dir": str(folder / "runs")}
+    path = write_config(folder, raw)
+    linear = train_run(path, "output.name=linear")
+    naive = train_run(path, "model.type=naive", "output.name=last")
+    other = train_run(path, "model.type=naive", "window.horizon=2", "output.name=short")
+    return {"linear": linear, "naive": naive, "other": other}
+
+
+def test_leaderboard_ranks_runs_beside_the_naive_baseline(runs):
+    result = invoke("compare", runs["linear"], runs["naive"], "--format", "csv")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert list(table["rank"]) == [1, 2, 3]
+    assert (table["run"] == "naive baseline").sum() == 1  # shared test window: one baseline
+    linear = json.loads((runs["linear"] / "metrics.json").read_text())["test"]
+    row = table[table["run"] == runs["linear"].name].iloc[0]
+    assert row["test.mse"] == pytest.approx(linear["model"]["mse"])
+    assert row["test.skill_mse"] == pytest.approx(
+        1 - linear["model"]["mse"] / linear["naive"]["mse"]
+    )
+    baseline = table[table["run"] == "naive baseline"].iloc[0]
+    assert baseline["test.mse"] == pytest.approx(linear["naive"]["mse"])
+    assert baseline["test.skill_mse"] == 0
+    assert list(table["test.mse"]) == sorted(table["test.mse"])
+
+    by_skill = json.loads(
+        invoke("compare", runs["linear"], "--json", "--sort-by", "test.skill_mse").stdout
+    )
+    assert [r["test.skill_mse"] for r in by_skill] == sorted(
+        (r["test.skill_mse"] for r in by_skill), reverse=True
+    )
+    assert by_skill[0]["metrics"]["test"]["model"]["mse"] > 0
+
+    markdown = invoke("compare", runs["linear"], runs["naive"], "--format", "markdown").stdout
+    lines = markdown.strip().splitlines()
+    assert lines[0].startswith("| rank | run | model | test.mse") and lines[1].startswith("|---|")
+    assert len(lines) == 2 + 3
+
+    table_text = invoke("compare", runs["linear"], "--sort-by", "val.mse").stdout
+    assert table_text.splitlines()[0].split()[-1] == "val.mse"
+
+
+def test_runs_with_other_test_windows_get_their_own_baseline(runs, workdir):
+    folder = runs["linear"].parent
+    result = invoke("compare", str(folder / "*"), "--format", "csv")  # a quoted glob
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert sorted(r for r in table["run"] if r.startswith("naive")) == [
+        "naive baseline (series.csv, horizon 2)",
+        "naive baseline (series.csv, horizon 4)",
+    ]
+    assert len(table) == 5
+
+
+def test_plot_draws_runs_that_share_a_test_window(runs, workdir):
+    out = workdir / "forecasts.png"
+    result = invoke("compare", runs["linear"], runs["naive"], "--plot", out)
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 5000
+    assert "Wrote the forecasts of 2 runs" in result.stderr
+
+    mixed = invoke("compare", runs["linear"], runs["other"], "--plot", workdir / "x.png")
+    assert mixed.exit_code == 2
+    assert mixed.stderr.strip() == (
+        f"Error: compare --plot needs runs over the same test window, but {runs['linear'].name} "
+        f"and {runs['other'].name} differ in window.horizon (4 vs 2)."
+    )
+    assert not (workdir / "x.png").exists()
+
+
+def test_compare_skips_what_is_not_a_finished_run(runs, workdir):
+    damaged = shutil.copytree(runs["naive"], workdir / "damaged")
+    (damaged / "metrics.json").unlink()
+    result = invoke("compare", runs["linear"], damaged, workdir / "nowhere")
+    assert result.exit_code == 0, result.output
+    assert f"Skipped: Run {damaged} is unfinished or damaged" in result.stderr
+    assert "Skipped: Run directory not found" in result.stderr
+    assert runs["linear"].name in result.stdout
+
+    none = invoke("compare", damaged)
+    assert none.exit_code == 1
+    assert none.stderr.strip().splitlines()[-1] == (
+        f"Error: No finished run among the 1 paths given (Run {damaged} is unfinished or "
+        "damaged: metrics.json is missing.)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sort-by", "test.msa"], "Error: --sort-by: unknown metric 'msa' in 'test.msa'."),
+        (["--format", "html"], "Error: --format must be one of table, markdown, csv, json"),
+    ],
+)
+def test_bad_compare_options(runs, args, message):
+    result = invoke("compare", runs["linear"], *args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert invoke("compare").exit_code == 2
+
+
+def test_leaderboard_does_not_import_tensorflow(runs):
+    code = (
+        "import sys; from click.testing import CliRunner; from tsforecast.cli import main;"
+        f"r = CliRunner().invoke(main, ['compare', {str(runs['linear'])!r}]);"
+        "assert r.exit_code == 0, r.output;"
+        "assert 'tensorflow' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,266 @@
+"""Leaderboards of finished runs beside the naive baseline, and their forecasts drawn together.
+
+Only ``metrics.json`` and ``config.yaml`` are read for a leaderboard, so it needs no
+TensorFlow; drawing forecasts loads each run's model.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tsforecast import plots
+from tsforecast.config import Config, load_config
+from tsforecast.errors import ConfigError, RunError, TsForecastError
+from tsforecast.gates import MetricPath, parse_metric
+from tsforecast.runs import METRICS, RUN_FORMAT, run_status
+
+#: Metrics every leaderboard shows; the sort metric is added when it is not among them.
+COLUMNS = ("test.mse", "test.mae", "test.rmse", "test.mase", "test.smape", "test.skill_mse")
+FORMATS = ("table", "markdown", "csv", "json")
+NAIVE = "naive baseline"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A finished run's config and metrics, read without its model."""
+
+    path: Path
+    config: Config
+    metrics: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def expand_paths(arguments: list[str] | tuple[str, ...]) -> list[Path]:
+    """Arguments as paths, expanding quoted glob patterns (``'runs/*'``) in sorted order."""
+    paths: list[Path] = []
+    for argument in arguments:
+        matches = sorted(glob.glob(argument)) if glob.has_magic(argument) else []
+        paths.extend(Path(m) for m in matches or [argument])
+    return list(dict.fromkeys(paths))
+
+
+def read_run(path: Path) -> RunSummary:
+    """Read a finished run's config and metrics.
+
+    Raises:
+        RunError: if ``path`` is not a finished run of this version's format.
+    """
+    problem = run_status(path)
+    if problem:
+        if (path / "backtest.json").is_file():
+            problem = f"{path} is a backtest directory, not a run."
+        elif (path / "search.yaml").is_file():
+            problem = f"{path} is a tune directory, not a run; train its best_config.yaml."
+        raise RunError(problem)
+    try:
+        metrics = json.loads((path / METRICS).read_text(encoding="utf-8"))
+        fmt = metrics["run"]["format"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RunError(f"Run {path} has an unreadable {METRICS}.") from None
+    if fmt != RUN_FORMAT:
+        raise RunError(
+            f"Run {path} was written in run format {fmt}; this version reads format {RUN_FORMAT}."
+        )
+    return RunSummary(path.resolve(), load_config(path / "config.yaml"), metrics)
+
+
+def read_runs(arguments: list[str] | tuple[str, ...]) -> tuple[list[RunSummary], list[str]]:
+    """Every finished run among the arguments, and why each other path was skipped.
+
+    Raises:
+        RunError: when no argument names a finished run.
+    """
+    runs, skipped = [], []
+    paths = expand_paths(arguments)
+    for path in paths:
+        try:
+            runs.append(read_run(path))
+        except TsForecastError as exc:
+            skipped.append(str(exc))
+    if not runs:
+        reasons = f" ({skipped[0]})" if len(skipped) == 1 else ""
+        raise RunError(f"No finished run among the {len(paths)} paths given{reasons}.")
+    return runs, skipped
+
+
+def _baseline_key(config: Config) -> tuple:
+    """Runs with equal keys share their test windows, hence their naive baseline."""
+    data = config.data
+    return (
+        data.path,
+        data.target_columns,
+        data.id_column,
+        data.time_column,
+        data.missing,
+        data.split,
+        config.window.horizon,
+    )
+
+
+def _naive_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A run's metrics as if the naive baseline were its model (skill 0 by definition)."""
+    out = {}
+    for part in ("val", "test"):
+        if part in metrics:
+            naive = metrics[part]["naive"]
+            out[part] = {"model": naive, "naive": naive, "skill_mse": 0.0}
+    return out
+
+
+def leaderboard(runs: list[RunSummary], sort_by: MetricPath) -> list[dict[str, Any]]:
+    """Rows of runs and their naive baselines, best first by ``sort_by``.
+
+    Each row holds ``rank``, ``run``, ``model``, ``path`` (None for a baseline), the figure
+    of every column metric and of ``sort_by`` (keyed by dotted path), and ``metrics``.
+    """
+    columns = list(dict.fromkeys([*COLUMNS, sort_by.text]))
+    paths = [parse_metric(c) for c in columns]
+    groups: dict[tuple, RunSummary] = {}
+    for run in runs:
+        groups.setdefault(_baseline_key(run.config), run)
+    rows = []
+    for run in runs:
+        rows.append(_row(run.name, run.config.model.type, str(run.path), run.metrics, paths))
+    for run in groups.values():
+        name = NAIVE
+        if len(groups) > 1:
+            name += f" ({Path(run.config.data.path).name}, horizon {run.config.window.horizon})"
+        rows.append(_row(name, "naive", None, _naive_metrics(run.metrics), paths))
+
+    def order(row: dict[str, Any]) -> tuple:
+        value = row[sort_by.text]
+        if value is None:
+            return (1, 0.0)
+        return (0, -value if sort_by.higher_is_better else value)
+
+    rows.sort(key=order)
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return rows
+
+
+def _row(name, model, path, metrics, paths: list[MetricPath]) -> dict[str, Any]:
+    row: dict[str, Any] = {"rank": 0, "run": name, "model": model, "path": path}
+    for metric in paths:
+        row[metric.text] = metric.value(metrics)
+    row["metrics"] = {part: metrics[part] for part in ("val", "test") if part in metrics}
+    return row
+
+
+def _frame(rows: list[dict[str, Any]], drop: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame([{k: v for k, v in row.items() if k not in drop} for row in rows])
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def render(rows: list[dict[str, Any]], fmt: str) -> str:
+    """The leaderboard as an aligned ``table``, ``markdown``, ``csv`` or ``json`` text."""
+    if fmt == "json":
+        return json.dumps(rows, indent=2, allow_nan=False) + "\n"
+    if fmt == "csv":
+        return _frame(rows, ("metrics",)).to_csv(index=False)
+    frame = _frame(rows, ("metrics", "path"))
+    cells = [list(frame.columns)] + [
+        [_cell(v) for v in record] for record in frame.itertuples(index=False)
+    ]
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(row) + " |" for row in cells]
+        lines.insert(1, "|" + "|".join("---" for _ in cells[0]) + "|")
+        return "\n".join(lines) + "\n"
+    if fmt != "table":
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got '{fmt}'.")
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Forecasts of several runs over the same test window
+
+
+def _check_comparable(runs: list[RunSummary]) -> None:
+    first = runs[0]
+    checks = {
+        "data.path": lambda c: c.data.path,
+        "data.target_columns": lambda c: list(c.data.target_columns),
+        "data.id_column": lambda c: c.data.id_column,
+        "data.time_column": lambda c: c.data.time_column,
+        "data.missing": lambda c: c.data.missing,
+        "data.split": lambda c: (c.data.split.val, c.data.split.test),
+        "window.horizon": lambda c: c.window.horizon,
+    }
+    for run in runs[1:]:
+        for key, get in checks.items():
+            if get(run.config) != get(first.config):
+                raise ConfigError(
+                    f"compare --plot needs runs over the same test window, but {first.name} "
+                    f"and {run.name} differ in {key} ({get(first.config)} vs "
+                    f"{get(run.config)})."
+                )
+
+
+def plot_forecasts(runs: list[RunSummary], path: str | Path, origins: int = 8) -> None:
+    """Draw every run's test forecasts of the first series from the same origins.
+
+    Origins are one horizon apart from the start of the test split, so the forecasts tile
+    the window; the naive baseline is drawn dashed.
+
+    Raises:
+        ConfigError: if the runs do not share their data, split and horizon.
+    """
+    from tsforecast.data.loading import load_table
+    from tsforecast.data.windowing import split_bounds
+    from tsforecast.runs import load_run
+
+    _check_comparable(runs)
+    config = runs[0].config
+    horizon = config.window.horizon
+    table = load_table(config.data)
+    bounds = split_bounds(table, config.data.split, config.window)
+    lo, end = int(bounds.val_end[0]), int(table.offsets[1])
+    at = np.arange(lo, end - horizon + 1, horizon)[:origins]  # first forecast step of each
+    n_targets = table.n_targets
+    positions = table.times if table.times is not None else np.arange(len(table.values))
+    steps = at[:, None] + np.arange(horizon)  # (n_origins, horizon)
+    forecasts = {}
+    for summary in runs:
+        run = load_run(summary.path)
+        width = run.config.window.input_width
+        own = load_table(run.config.data)
+        scaled = run.scaler.transform(own.values).astype(np.float32)
+        if (at - width < own.offsets[0]).any():
+            raise RunError(f"Run {summary.name}: its input window reaches before the series.")
+        inputs = scaled[(at - width)[:, None] + np.arange(width)]  # (n_origins, width, n_inputs)
+        scaled_out = np.asarray(run.model.predict_on_batch(inputs))  # (n_origins, horizon, n_t)
+        forecasts[summary.name] = run.scaler.inverse_transform(scaled_out, slice(0, n_targets))
+    naive = np.repeat(table.values[at - 1, None, :n_targets], horizon, axis=1)
+    shown = slice(max(int(table.offsets[0]), lo - horizon), int(steps[-1, -1]) + 1)
+    series = f" of series {table.ids[0]}" if table.ids is not None else ""
+    plots.compare_forecasts(
+        positions[shown],
+        table.values[shown, :n_targets],
+        positions[steps],
+        forecasts,
+        naive,
+        table.columns[:n_targets],
+        f"Test forecasts{series} (horizon {horizon}, {len(at)} origins)",
+        Path(path),
+    )

@@ -1,0 +1,126 @@
+"""Naming metrics by dotted path (``test.mase``) and quality gates on them.
+
+A path is ``PART.METRIC`` for the model's figure, ``PART.naive.METRIC`` for the naive
+baseline's, or ``PART.skill_mse``; PART is ``val`` or ``test``. The same paths sort the
+``compare`` leaderboard and set ``--max-metric`` thresholds. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from tsforecast.errors import ConfigError
+from tsforecast.schema import suggest
+
+PARTS = ("val", "test")
+POINT_METRICS = ("mae", "rmse", "mse", "mape", "smape", "mase", "scaled_mse", "scaled_mae")
+#: Part-level figures that are not per-forecaster; higher is better for all of them.
+SKILL_METRICS = ("skill_mse",)
+#: Exit code of a command whose work succeeded but whose quality gate failed; 1 and 2
+#: remain data/run and config/usage errors.
+GATE_FAILED_EXIT_CODE = 3
+
+
+@dataclass(frozen=True)
+class MetricPath:
+    """A metric of metrics.json (or backtest.json's aggregate) named by dotted path."""
+
+    part: str
+    who: str  # "model", "naive" or "" for part-level figures such as skill_mse
+    name: str
+
+    @property
+    def text(self) -> str:
+        middle = ["naive"] if self.who == "naive" else []
+        return ".".join([self.part, *middle, self.name])
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.name in SKILL_METRICS
+
+    def value(self, metrics: dict[str, Any]) -> float | None:
+        """The metric's value, or None when the run does not have it."""
+        section = metrics.get(self.part, {})
+        if self.who:
+            section = section.get(self.who, {})
+        value = section.get(self.name)
+        return float(value) if isinstance(value, int | float) else None
+
+
+def parse_metric(text: str, where: str = "metric") -> MetricPath:
+    """Parse ``test.mse``, ``test.naive.mse`` or ``val.skill_mse``.
+
+    Raises:
+        ConfigError: naming ``where`` (e.g. ``--sort-by``) and the valid names.
+    """
+    parts = text.strip().split(".")
+    valid = ", ".join([*POINT_METRICS, *SKILL_METRICS])
+    shape_ok = len(parts) == 2 or (len(parts) == 3 and parts[1] == "naive")
+    if not shape_ok or parts[0] not in PARTS:
+        raise ConfigError(
+            f"{where} must name a metric as PART.METRIC or PART.naive.METRIC, with PART val "
+            f"or test; got '{text}'."
+        )
+    name = parts[-1]
+    if len(parts) == 2 and name in SKILL_METRICS:
+        return MetricPath(parts[0], "", name)
+    if name not in POINT_METRICS:
+        raise ConfigError(
+            f"{where}: unknown metric '{name}' in '{text}'.{suggest(name, list(POINT_METRICS))}"
+            f" Metrics: {valid}."
+        )
+    return MetricPath(parts[0], "naive" if len(parts) == 3 else "model", name)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``--max-metric PATH=LIMIT``: the metric must not exceed the limit."""
+
+    metric: MetricPath
+    limit: float
+
+
+def parse_threshold(text: str) -> Threshold:
+    """Parse ``test.mase=1.0``."""
+    path, sep, limit = text.partition("=")
+    try:
+        value = float(limit)
+    except ValueError:
+        value = math.nan
+    if not sep or not math.isfinite(value):
+        raise ConfigError(
+            f"--max-metric expects PART.METRIC=NUMBER such as test.mase=1.0; got '{text}'."
+        )
+    metric = parse_metric(path, "--max-metric")
+    if metric.higher_is_better:
+        raise ConfigError(f"--max-metric cannot cap {metric.text}, where higher is better.")
+    return Threshold(metric, value)
+
+
+def check_gates(
+    metrics: dict[str, Any], thresholds: tuple[Threshold, ...] = (), worse_than_naive: bool = False
+) -> list[str]:
+    """Every failed gate, described; empty when all pass.
+
+    Args:
+        metrics: metrics.json of a run, or the aggregate of a backtest.
+        thresholds: Upper limits on metrics.
+        worse_than_naive: Fail when the model's test MSE exceeds the naive baseline's.
+    """
+    failures = []
+    if worse_than_naive:
+        model, naive = MetricPath("test", "model", "mse"), MetricPath("test", "naive", "mse")
+        ours, theirs = model.value(metrics), naive.value(metrics)
+        if ours is None or theirs is None:
+            failures.append("test.mse of the model or of the naive baseline is missing")
+        elif ours > theirs:
+            failures.append(f"test.mse {ours:.6g} is worse than the naive baseline's {theirs:.6g}")
+    for threshold in thresholds:
+        value = threshold.metric.value(metrics)
+        if value is None:
+            failures.append(f"{threshold.metric.text} is not available")
+        elif value > threshold.limit:
+            failures.append(f"{threshold.metric.text} {value:.6g} > {threshold.limit:g}")
+    return failures
