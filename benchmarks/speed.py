@@ -139,8 +139,7 @@ import json, sys, time
 import tensorflow as tf
 from tsforecast.config import load_config
 from tsforecast.data.dataset import prepare_data
-from tsforecast.models import registry
-from tsforecast.training import fit_datasets, make_loss, make_optimizer, model_shape
+from tsforecast.training import build_compiled_model, fit_datasets
 config = load_config(sys.argv[1], sys.argv[2:])
 prepared = prepare_data(config)
 train, _ = fit_datasets(prepared, config)
@@ -148,11 +147,10 @@ for _ in train.take(5): pass
 start = time.perf_counter(); n = 0
 for inputs, targets in train: n += int(inputs.shape[0])
 iterate = time.perf_counter() - start
-model = registry.build_model(config.model.type, config.model.params, model_shape(prepared, config))
-model.compile(optimizer=make_optimizer(config.training.optimizer), loss=make_loss("mse"))
-model.fit(train.take(5), epochs=1, verbose=0)
+model, network = build_compiled_model(config, prepared)
+network.fit(train.take(5), epochs=1, verbose=0)
 start = time.perf_counter()
-model.fit(train, epochs=1, verbose=0)
+network.fit(train, epochs=1, verbose=0)
 fit = time.perf_counter() - start
 print(json.dumps({"windows": n, "iterate_s": iterate, "fit_epoch_s": fit,
                   "ratio": fit / iterate}))

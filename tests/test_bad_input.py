@@ -68,7 +68,11 @@ CONFIG_CASES = [
     ("huge integer", _set("training.epochs", 2**70), "must be an integer below 2**63"),
     ("empty split", _set("data.split", {"val": 0.5, "test": 0.5}), "must leave rows for training"),
     ("split above 1", _set("data.split.val", 1.5), "a fraction between 0 and 1"),
-    ("unknown model", _set("model.type", "transformer"), "Known models: naive, linear, mlp"),
+    (
+        "unknown model",
+        _set("model.type", "transformer"),
+        "Known models: naive, seasonal_naive, linear, mlp",
+    ),
     ("misspelt model", _set("model.type", "lstn"), "Did you mean 'lstm'?"),
     ("unknown optimizer", _set("training.optimizer.name", "adamax"), "must be one of adam"),
     ("unknown loss", _set("training.loss", "rmse"), "training.loss must be one of mse, mae"),
@@ -137,7 +141,7 @@ def test_config_file_problems(workdir):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train"], "Missing argument 'CONFIG'. See '"),
+        (["train"], "train needs at least one CONFIG file."),
         (["train", "c.yaml", "--epochs", "3"], "No such option '--epochs'."),
         (["fit", "c.yaml"], "No such command 'fit'."),
         (["predict"], "Missing argument 'RUN_DIR'."),
@@ -288,7 +292,7 @@ def test_nan_loss_names_the_epoch(workdir):
     config = base_config("series.csv")
     config["training"].update(epochs=3, optimizer={"name": "sgd", "learning_rate": 1e30})
     result = invoke("train", write_config(workdir, config), "--quiet")
-    assert_one_error_line(result, 1, "Training loss became NaN or infinite at epoch 1;")
+    assert_one_error_line(result, 1, "Training loss became NaN or infinite in epoch 1;")
     (run_dir,) = (workdir / "runs").iterdir()
     assert "at epoch 1" in (run_dir / "FAILED").read_text()
     assert not (run_dir / "metrics.json").exists()

@@ -28,3 +28,50 @@ def test_mape_skips_zero_actuals_and_per_target_is_reported():
     assert metrics["mape"] == pytest.approx(50.0)
     assert metrics["per_target"]["a"]["mae"] == pytest.approx(1.0)
     assert metrics["per_target"]["b"]["mae"] == pytest.approx(1.0)
+
+
+def test_chunked_evaluation_matches_one_pass(workdir):
+    """Metrics are running sums over chunks of windows: the chunk size changes nothing."""
+    from conftest import base_config
+
+    from tsforecast.config import config_from_dict
+    from tsforecast.data.dataset import prepare_data
+    from tsforecast.evaluation import compare_with_naive
+    from tsforecast.models.heads import Forecast
+
+    config = config_from_dict(base_config(str(workdir / "series.csv")))
+    prepared = prepare_data(config)
+    n = len(prepared.starts["test"])
+    rng = np.random.default_rng(0)
+    point = rng.normal(size=(n, 4, 1))
+    quantiles = np.sort(rng.normal(size=(n, 4, 1, 3)), axis=-1)
+    forecast = Forecast(point, quantiles, (0.1, 0.5, 0.9))
+    whole = compare_with_naive(prepared, "test", forecast, config.window, chunk=n)
+    chunked = compare_with_naive(prepared, "test", forecast, config.window, chunk=7)
+    by_starts = compare_with_naive(
+        prepared,
+        "test",
+        lambda starts: Forecast(
+            point[np.searchsorted(prepared.starts["test"], starts)],
+            quantiles[np.searchsorted(prepared.starts["test"], starts)],
+            (0.1, 0.5, 0.9),
+        ),
+        config.window,
+        chunk=5,
+    )
+    for other in (chunked, by_starts):
+        assert other["n_windows"] == whole["n_windows"] == n
+        for who in ("model", "naive"):
+            for key in ("mae", "mse", "rmse", "mape", "smape", "mase", "scaled_mse"):
+                assert other[who][key] == pytest.approx(whole[who][key], rel=1e-12)
+        for key in ("coverage", "mean_width", "pinball", "crossing"):
+            assert other["model"]["interval"][key] == pytest.approx(whole["model"]["interval"][key])
+    manual = point_metrics(
+        np.stack([prepared.table.values[s + 12 : s + 16, :1] for s in prepared.starts["test"]]),
+        prepared.scaler.inverse_transform(point, slice(0, 1)),
+        prepared.mase_scale,
+        np.stack([prepared.scaled[s + 12 : s + 16, :1] for s in prepared.starts["test"]]),
+        point,
+        ("y",),
+    )
+    assert whole["model"]["mse"] == pytest.approx(manual["mse"])

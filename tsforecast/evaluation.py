@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,19 +15,114 @@ from tsforecast.models.heads import Forecast
 MAPE_EPSILON = 1e-8
 
 
-def _mape(error: np.ndarray, actual: np.ndarray) -> float | None:
-    usable = np.abs(actual) > MAPE_EPSILON
-    if not usable.any():
-        return None
-    return float(100.0 * np.mean(np.abs(error[usable]) / np.abs(actual[usable])))
+#: Windows evaluated at a time: metrics are running sums, so memory does not grow with
+#: the number of windows.
+CHUNK = 16384
 
 
-def _smape(forecast: np.ndarray, actual: np.ndarray) -> float | None:
-    denominator = np.abs(actual) + np.abs(forecast)
-    usable = denominator > MAPE_EPSILON
-    if not usable.any():
-        return None
-    return float(100.0 * np.mean(2.0 * np.abs(forecast - actual)[usable] / denominator[usable]))
+class ErrorSums:
+    """Running sums of one forecaster's errors, added chunk by chunk of windows.
+
+    Args:
+        horizon: Forecast steps.
+        n_targets: Target columns.
+        levels: Quantile levels, when quantile forecasts are added too.
+    """
+
+    def __init__(self, horizon: int, n_targets: int, levels: tuple[float, ...] = ()) -> None:
+        self.n_windows = 0
+        self.abs = np.zeros((horizon, n_targets))
+        self.square = np.zeros((horizon, n_targets))
+        self.scaled_abs = 0.0
+        self.scaled_square = 0.0
+        self.ape = self.sape = 0.0
+        self.ape_count = self.sape_count = 0
+        self.levels = levels
+        self.covered = self.width = self.pinball = 0.0
+        self.crossing = 0
+
+    def add(
+        self,
+        actual: np.ndarray,
+        forecast: np.ndarray,
+        scaled_actual: np.ndarray,
+        scaled_forecast: np.ndarray,
+    ) -> None:
+        """Add ``(n_windows, horizon, n_targets)`` forecasts and their actual values."""
+        error = forecast - actual
+        self.n_windows += len(actual)
+        self.abs += np.abs(error).sum(axis=0)
+        self.square += np.square(error).sum(axis=0)
+        scaled_error = scaled_forecast - scaled_actual
+        self.scaled_abs += float(np.abs(scaled_error).sum())
+        self.scaled_square += float(np.square(scaled_error).sum())
+        usable = np.abs(actual) > MAPE_EPSILON
+        self.ape += float((np.abs(error[usable]) / np.abs(actual[usable])).sum())
+        self.ape_count += int(usable.sum())
+        denominator = np.abs(actual) + np.abs(forecast)
+        usable = denominator > MAPE_EPSILON
+        self.sape += float((2.0 * np.abs(error[usable]) / denominator[usable]).sum())
+        self.sape_count += int(usable.sum())
+
+    def add_quantiles(
+        self,
+        actual: np.ndarray,
+        quantiles: np.ndarray,
+        scaled_actual: np.ndarray,
+        scaled_quantiles: np.ndarray,
+    ) -> None:
+        """Add quantile forecasts ``(n_windows, horizon, n_targets, n_levels)``."""
+        lower, upper = quantiles[..., 0], quantiles[..., -1]
+        self.covered += float(((actual >= lower) & (actual <= upper)).sum())
+        self.width += float((upper - lower).sum())
+        error = scaled_actual[..., None] - scaled_quantiles
+        q = np.asarray(self.levels)
+        self.pinball += float(np.maximum(q * error, (q - 1.0) * error).sum())
+        self.crossing += int(np.any(np.diff(quantiles, axis=-1) < 0, axis=-1).sum())
+
+    def metrics(self, mase_scale: np.ndarray, target_names: tuple[str, ...]) -> dict[str, Any]:
+        """The metrics of everything added, as :func:`point_metrics` describes them."""
+        count = self.n_windows * self.abs.shape[0]  # values per target
+        values = count * self.abs.shape[1]
+        mae_per_target = self.abs.sum(axis=0) / count
+        mse_per_target = self.square.sum(axis=0) / count
+        mse = float(self.square.sum() / values)
+        metrics: dict[str, Any] = {
+            "mae": float(self.abs.sum() / values),
+            "rmse": float(np.sqrt(mse)),
+            "mse": mse,
+            "mape": 100.0 * self.ape / self.ape_count if self.ape_count else None,
+            "smape": 100.0 * self.sape / self.sape_count if self.sape_count else None,
+            "mase": float(np.mean(mae_per_target / mase_scale)),
+            "scaled_mse": self.scaled_square / values,
+            "scaled_mae": self.scaled_abs / values,
+            "mae_by_step": [
+                float(v) for v in self.abs.sum(axis=1) / (self.n_windows * self.abs.shape[1])
+            ],
+        }
+        if len(target_names) > 1:
+            metrics["per_target"] = {
+                name: {
+                    "mae": float(mae_per_target[i]),
+                    "rmse": float(np.sqrt(mse_per_target[i])),
+                    "mse": float(mse_per_target[i]),
+                    "mase": float(mae_per_target[i] / mase_scale[i]),
+                }
+                for i, name in enumerate(target_names)
+            }
+        return metrics
+
+    def interval_metrics(self) -> dict[str, Any]:
+        """How well the added quantile forecasts cover, as :func:`interval_metrics` says."""
+        values = self.n_windows * self.abs.size
+        return {
+            "levels": [float(v) for v in self.levels],
+            "nominal_coverage": float(self.levels[-1] - self.levels[0]),
+            "coverage": self.covered / values,
+            "mean_width": self.width / values,
+            "pinball": self.pinball / (values * len(self.levels)),
+            "crossing": self.crossing / values,
+        }
 
 
 def point_metrics(
@@ -40,36 +136,13 @@ def point_metrics(
     """Metrics of ``(n_windows, horizon, n_targets)`` forecasts.
 
     MAE, RMSE, MSE, MAPE (%) and sMAPE (%) are on the original scale over every window,
-    step and target; MASE averages each target's MAE over its mean absolute one-step change
-    on the train split; ``scaled_mse``/``scaled_mae`` are on the scaled data, as published
-    tables report them.
+    step and target (MAPE leaves out actual values of zero); MASE averages each target's MAE
+    over its mean absolute one-step change on the train split; ``scaled_mse``/``scaled_mae``
+    are on the scaled data, as published tables report them.
     """
-    error = forecast - actual
-    scaled_error = scaled_forecast - scaled_actual
-    mae_per_target = np.abs(error).mean(axis=(0, 1))
-    mse_per_target = np.square(error).mean(axis=(0, 1))
-    metrics: dict[str, Any] = {
-        "mae": float(np.abs(error).mean()),
-        "rmse": float(np.sqrt(np.square(error).mean())),
-        "mse": float(np.square(error).mean()),
-        "mape": _mape(error, actual),
-        "smape": _smape(forecast, actual),
-        "mase": float(np.mean(mae_per_target / mase_scale)),
-        "scaled_mse": float(np.square(scaled_error).mean()),
-        "scaled_mae": float(np.abs(scaled_error).mean()),
-        "mae_by_step": [float(v) for v in np.abs(error).mean(axis=(0, 2))],
-    }
-    if len(target_names) > 1:
-        metrics["per_target"] = {
-            name: {
-                "mae": float(mae_per_target[i]),
-                "rmse": float(np.sqrt(mse_per_target[i])),
-                "mse": float(mse_per_target[i]),
-                "mase": float(mae_per_target[i] / mase_scale[i]),
-            }
-            for i, name in enumerate(target_names)
-        }
-    return metrics
+    sums = ErrorSums(actual.shape[1], actual.shape[2])
+    sums.add(actual, forecast, scaled_actual, scaled_forecast)
+    return sums.metrics(mase_scale, target_names)
 
 
 def interval_metrics(
@@ -86,17 +159,9 @@ def interval_metrics(
     original units; ``pinball`` is the mean pinball loss on the scaled data over every level;
     ``crossing`` is the share of forecasts whose quantiles are out of order.
     """
-    lower, upper = quantiles[..., 0], quantiles[..., -1]
-    error = scaled_actual[..., None] - scaled_quantiles
-    q = np.asarray(levels)
-    return {
-        "levels": [float(v) for v in levels],
-        "nominal_coverage": float(levels[-1] - levels[0]),
-        "coverage": float(np.mean((actual >= lower) & (actual <= upper))),
-        "mean_width": float(np.mean(upper - lower)),
-        "pinball": float(np.mean(np.maximum(q * error, (q - 1.0) * error))),
-        "crossing": float(np.mean(np.any(np.diff(quantiles, axis=-1) < 0, axis=-1))),
-    }
+    sums = ErrorSums(actual.shape[1], actual.shape[2], tuple(levels))
+    sums.add_quantiles(actual, quantiles, scaled_actual, scaled_quantiles)
+    return sums.interval_metrics()
 
 
 def naive_forecast(scaled: np.ndarray, starts: np.ndarray, window: Any, n_targets: int):
@@ -105,49 +170,68 @@ def naive_forecast(scaled: np.ndarray, starts: np.ndarray, window: Any, n_target
     return np.repeat(last[:, None, :], window.horizon, axis=1)
 
 
+def _slice(forecast: np.ndarray | Forecast, lo: int, hi: int) -> Forecast:
+    if not isinstance(forecast, Forecast):
+        return Forecast(np.asarray(forecast)[lo:hi])
+    quantiles = None if forecast.quantiles is None else forecast.quantiles[lo:hi]
+    return Forecast(forecast.point[lo:hi], quantiles, forecast.levels)
+
+
 def compare_with_naive(
-    prepared: PreparedData, part: str, scaled_forecast: np.ndarray | Forecast, window: Any
+    prepared: PreparedData,
+    part: str,
+    forecast: np.ndarray | Forecast | Callable[[np.ndarray], Forecast],
+    window: Any,
+    chunk: int = CHUNK,
 ) -> dict[str, Any]:
     """Model and naive metrics for one split, and whether the model beats the last value.
+
+    Windows are evaluated ``chunk`` at a time, so memory stays flat however many there are.
 
     Args:
         prepared: The prepared data.
         part: ``val`` or ``test``.
-        scaled_forecast: Point forecasts ``(n_windows, horizon, n_targets)`` on the scaled
-            data, or a Forecast whose quantiles, if any, add ``interval`` metrics.
+        forecast: Scaled forecasts of every window of ``part``: point forecasts
+            ``(n_windows, horizon, n_targets)``, a Forecast (whose quantiles, if any, add
+            ``interval`` metrics), or a function from window starts to a Forecast.
         window: The window config.
+        chunk: Windows per chunk.
     """
-    quantiles = None
-    if isinstance(scaled_forecast, Forecast):
-        quantiles = scaled_forecast
-        scaled_forecast = scaled_forecast.point
     table, scaler = prepared.table, prepared.scaler
     n_targets = table.n_targets
     targets = slice(0, n_targets)
     starts = prepared.starts[part]
-    scaled_actual = gather_targets(prepared.scaled, starts, window, n_targets).astype("float64")
-    actual = gather_targets(table.values, starts, window, n_targets)
+    model_sums = naive_sums = None
+    for lo in range(0, len(starts), chunk):
+        hi = min(lo + chunk, len(starts))
+        some = starts[lo:hi]
+        predicted = forecast(some) if callable(forecast) else _slice(forecast, lo, hi)
+        if model_sums is None:
+            model_sums = ErrorSums(window.horizon, n_targets, predicted.levels)
+            naive_sums = ErrorSums(window.horizon, n_targets)
+        scaled_actual = gather_targets(prepared.scaled, some, window, n_targets).astype("float64")
+        actual = gather_targets(table.values, some, window, n_targets)
+        scaled_point = np.asarray(predicted.point, dtype="float64")
+        model_sums.add(
+            actual, scaler.inverse_transform(scaled_point, targets), scaled_actual, scaled_point
+        )
+        if predicted.quantiles is not None:
+            scaled_q = np.asarray(predicted.quantiles, dtype="float64")
+            # the scaler maps each column affinely, so it maps every level alike: move the
+            # level axis in front of the targets to invert, then back
+            original_q = np.moveaxis(
+                scaler.inverse_transform(np.moveaxis(scaled_q, -1, -2), targets), -2, -1
+            )
+            model_sums.add_quantiles(actual, original_q, scaled_actual, scaled_q)
+        naive_scaled = naive_forecast(prepared.scaled, some, window, n_targets).astype("float64")
+        naive_sums.add(
+            actual, scaler.inverse_transform(naive_scaled, targets), scaled_actual, naive_scaled
+        )
     names = table.columns[:n_targets]
-    naive_scaled = naive_forecast(prepared.scaled, starts, window, n_targets).astype("float64")
-
-    def metrics_of(scaled_pred: np.ndarray) -> dict[str, Any]:
-        original = scaler.inverse_transform(scaled_pred, targets)
-        return point_metrics(
-            actual, original, prepared.mase_scale, scaled_actual, scaled_pred, names
-        )
-
-    model = metrics_of(np.asarray(scaled_forecast, dtype="float64"))
-    if quantiles is not None and quantiles.quantiles is not None:
-        scaled_q = np.asarray(quantiles.quantiles, dtype="float64")
-        # the scaler maps each column affinely, so it maps every level alike: move the level
-        # axis in front of the targets to invert, then back
-        original_q = np.moveaxis(
-            scaler.inverse_transform(np.moveaxis(scaled_q, -1, -2), targets), -2, -1
-        )
-        model["interval"] = interval_metrics(
-            actual, original_q, quantiles.levels, scaled_actual, scaled_q
-        )
-    naive = metrics_of(naive_scaled)
+    model = model_sums.metrics(prepared.mase_scale, names)
+    if model_sums.levels:
+        model["interval"] = model_sums.interval_metrics()
+    naive = naive_sums.metrics(prepared.mase_scale, names)
     return {
         "n_windows": len(starts),
         "model": model,

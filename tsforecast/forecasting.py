@@ -52,6 +52,37 @@ def quantile_columns(name: str, levels: tuple[float, ...]) -> list[str]:
     return names
 
 
+def future_times(table: SeriesTable, horizon: int) -> np.ndarray:
+    """``(n_series, horizon)`` timestamps continuing every series at its own frequency.
+
+    A series whose timestamps advance by one constant step continues by that step (all
+    such series at once); any other (monthly, business days, ...) by its inferred frequency.
+    """
+    times = table.times.astype("datetime64[ns]")
+    ends = table.offsets[1:] - 1
+    steps = np.diff(times.astype(np.int64))
+    out = np.empty((table.n_series, horizon), dtype="datetime64[ns]")
+    lengths = np.diff(table.offsets)
+    has_step = lengths >= 2
+    last_step = np.zeros(table.n_series, dtype=np.int64)
+    last_step[has_step] = steps[ends[has_step] - 1]
+    series = np.repeat(np.arange(table.n_series), lengths)
+    inside = series[1:] == series[:-1]
+    uneven = inside & (steps != last_step[series[1:]])
+    constant = has_step & (np.bincount(series[1:][uneven], minlength=table.n_series) == 0)
+    # Leave series whose future would overflow the timestamp range to the careful path.
+    room = np.iinfo(np.int64).max - times[ends].astype(np.int64)
+    constant &= (last_step > 0) & (last_step <= room // horizon)
+    ahead = np.arange(1, horizon + 1)
+    out[constant] = times[ends[constant], None] + (last_step[constant, None] * ahead).astype(
+        "timedelta64[ns]"
+    )
+    for i in np.flatnonzero(~constant):
+        lo, hi = table.offsets[i], table.offsets[i + 1]
+        out[i] = _future_times(times[lo:hi], horizon)
+    return out
+
+
 def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
     """Forecast the next ``horizon`` steps after the end of every series in ``table``.
 
@@ -80,12 +111,7 @@ def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
     if config.data.id_column is not None:
         frame[config.data.id_column] = np.repeat(np.asarray(table.ids, dtype=object), horizon)
     if table.times is not None:
-        frame[config.data.time_column] = np.concatenate(
-            [
-                _future_times(table.times[lo:hi], horizon)
-                for lo, hi in zip(table.offsets[:-1], table.offsets[1:], strict=True)
-            ]
-        )
+        frame[config.data.time_column] = future_times(table, horizon).reshape(-1)
     else:
         frame["step"] = np.tile(np.arange(1, horizon + 1), table.n_series)
     for j, name in enumerate(table.columns[:n_targets]):

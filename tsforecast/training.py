@@ -226,19 +226,26 @@ def model_shape(config: Config, table: SeriesTable) -> registry.ModelShape:
     )
 
 
-def predict_forecast(
-    model: Any, prepared: PreparedData, config: Config, part: str
+def forecast_windows(
+    model: Any, prepared: PreparedData, config: Config, starts: np.ndarray
 ) -> heads.Forecast:
-    """Scaled forecasts of every window of ``part``, whatever the model's head."""
+    """Scaled forecasts of the windows starting at ``starts``, whatever the model's head."""
     dataset = window_dataset(
         prepared.scaled,
-        prepared.starts[part],
+        starts,
         config.window,
         prepared.table.n_targets,
         max(config.training.batch_size, PREDICT_BATCH),
         with_targets=False,
     )
     return heads.read_output(model.predict(dataset, verbose=0), config.model.params)
+
+
+def predict_forecast(
+    model: Any, prepared: PreparedData, config: Config, part: str
+) -> heads.Forecast:
+    """Scaled forecasts of every window of ``part``, whatever the model's head."""
+    return forecast_windows(model, prepared, config, prepared.starts[part])
 
 
 def predict_scaled(model: Any, prepared: PreparedData, config: Config, part: str) -> np.ndarray:
@@ -406,7 +413,10 @@ def versions() -> dict[str, str]:
 
 
 def _forecast_plot(
-    prepared: PreparedData, config: Config, forecast: heads.Forecast, path: Path
+    prepared: PreparedData,
+    config: Config,
+    predict: Callable[[np.ndarray], heads.Forecast],
+    path: Path,
 ) -> None:
     """Test-set forecasts of the first series with test windows, from origins one horizon
     apart."""
@@ -418,6 +428,7 @@ def _forecast_plot(
     hi = int(table.offsets[shown + 1])
     first = np.flatnonzero((starts >= table.offsets[shown]) & (starts < hi))
     chosen = first[:: window.horizon][:12]
+    forecast = predict(starts[chosen])
     positions = table.times if table.times is not None else np.arange(len(table.values))
     shown_end = min(hi, int(starts[chosen[-1]]) + window.input_width + window.horizon)
     targets = slice(0, n_targets)
@@ -431,11 +442,11 @@ def _forecast_plot(
         at = int(starts[i]) + window.input_width
         band = None
         if forecast.quantiles is not None:
-            band = (original(forecast.lower[i]), original(forecast.upper[i]))
+            band = (original(forecast.lower[k]), original(forecast.upper[k]))
         origins.append(
             (
                 positions[at : at + window.horizon],
-                original(forecast.point[i]),
+                original(forecast.point[k]),
                 original(naive[k]),
                 band,
             )
@@ -552,15 +563,20 @@ def _train_into(
 
     results: dict[str, Any] = {}
     for part in ("val", "test"):
-        forecast = predict_forecast(model, prepared, config, part)
-        if not np.isfinite(forecast.point).all():
-            raise RunError(
-                f"The trained model forecasts NaN or infinite values on the {part} split; "
-                "check the data for extreme values or lower training.optimizer.learning_rate."
-            )
-        results[part] = evaluation.compare_with_naive(prepared, part, forecast, config.window)
+
+        def predict(starts: np.ndarray, part: str = part) -> heads.Forecast:
+            forecast = forecast_windows(model, prepared, config, starts)
+            if not np.isfinite(forecast.point).all():
+                raise RunError(
+                    f"The trained model forecasts NaN or infinite values on the {part} split; "
+                    "check the data for extreme values or lower "
+                    "training.optimizer.learning_rate."
+                )
+            return forecast
+
+        results[part] = evaluation.compare_with_naive(prepared, part, predict, config.window)
         if part == "test":
-            _forecast_plot(prepared, config, forecast, run.file(PLOTS) / "forecast.png")
+            _forecast_plot(prepared, config, predict, run.file(PLOTS) / "forecast.png")
 
     metrics = {
         "model": config.model.type,
