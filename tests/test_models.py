@@ -171,19 +171,27 @@ def test_mlp_options_reach_the_layers():
 def test_wavenet_layers_double_their_dilation_and_gate():
     params = params_of("wavenet", n_layers=3, n_blocks=2, filters=4)
     model = registry.build_model("wavenet", params, SHAPE)
-    filters = [x for x in model.layers if x.name.endswith("_filter")]
-    gates = [x for x in model.layers if x.name.endswith("_gate")]
-    assert [x.dilation_rate[0] for x in filters] == [1, 2, 4, 1, 2, 4]
-    assert {x.activation.__name__ for x in filters} == {"tanh"}
-    assert {x.activation.__name__ for x in gates} == {"sigmoid"}
-    assert all(x.padding == "causal" for x in filters + gates)
+    dilated = [x for x in model.layers if x.name.endswith("_filter_gate")]
+    assert [x.dilation_rate[0] for x in dilated] == [1, 2, 4, 1, 2, 4]
+    assert all(x.padding == "causal" and x.filters == 8 for x in dilated)
+    gated = [x for x in model.layers if x.__class__.__name__ == "GatedActivation"]
+    assert [x.output.shape[-1] for x in gated] == [4] * 6
     assert len([x for x in model.layers if x.name.endswith("_skip")]) == 6
+    assert len([x for x in model.layers if x.name.endswith("_residual")]) == 5
     plain = registry.build_model(
         "wavenet", params_of("wavenet", n_layers=2, gated=False, activation="elu"), SHAPE
     )
     convs = [x for x in plain.layers if x.name.endswith("_conv") and x.name.startswith("block")]
     assert [x.activation.__name__ for x in convs] == ["elu", "elu"]
-    assert not any(x.name.endswith("_gated") for x in plain.layers)
+    assert not any(x.__class__.__name__ == "GatedActivation" for x in plain.layers)
+
+
+def test_gated_activation_multiplies_tanh_of_filter_by_sigmoid_of_gate():
+    from tsforecast.models.layers import GatedActivation
+
+    x = np.array([[0.5, -1.0, 2.0, 0.0]], dtype="float32")  # filter [0.5, -1], gate [2, 0]
+    expected = np.tanh([0.5, -1.0]) / (1 + np.exp(-np.array([2.0, 0.0])))
+    np.testing.assert_allclose(np.asarray(GatedActivation()(x))[0], expected, rtol=1e-6)
 
 
 def perturbation_effects(model, shape, n_inputs, seed=0):

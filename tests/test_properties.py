@@ -266,10 +266,14 @@ def tables(draw) -> bytes:
 
 @pytest.fixture(scope="module")
 def folder():
+    previous = os.getcwd()
     with tempfile.TemporaryDirectory() as name:
         path = Path(name)
         sine_frame(60).to_csv(path / "series.csv", index=False)
-        yield path
+        try:
+            yield path
+        finally:
+            os.chdir(previous)  # tests below move into the folder, which is then removed
 
 
 @fuzz_settings(150)

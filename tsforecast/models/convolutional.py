@@ -269,17 +269,19 @@ def build_conv1d(params: Conv1DParams, shape: Any) -> Any:
     return keras.Model(inputs, heads.from_sequence(x, shape, params, regularizer), name=name)
 
 
-def _dilated(params: WaveNetParams, rate: int, activation: str, name: str, regularizer: Any) -> Any:
+def _dilated(
+    params: WaveNetParams, filters: int, rate: int, activation: str | None, name: str, reg: Any
+) -> Any:
     import keras
 
     return keras.layers.Conv1D(
-        params.filters,
+        filters,
         params.kernel_size,
         padding="causal",
         dilation_rate=rate,
         activation=activation,
         kernel_initializer=params.kernel_initializer,
-        kernel_regularizer=regularizer,
+        kernel_regularizer=reg,
         name=name,
     )
 
@@ -287,26 +289,29 @@ def _dilated(params: WaveNetParams, rate: int, activation: str, name: str, regul
 def build_wavenet(params: WaveNetParams, shape: Any) -> Any:
     import keras
 
+    from tsforecast.models.layers import GatedActivation
+
     regularizer = kernel_regularizer(params)
+    n = params.filters
     inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
     # (batch, input_width, n_inputs) -> (batch, input_width, filters)
-    x = keras.layers.Conv1D(params.filters, 1, name="input_projection")(inputs)
+    x = keras.layers.Conv1D(n, 1, name="input_projection")(inputs)
     skips = []
     for block in range(1, params.n_blocks + 1):
         for layer in range(params.n_layers):
             rate = 2**layer
             last = block == params.n_blocks and layer == params.n_layers - 1
             tag = f"block{block}_rate{rate}"
-            # (batch, input_width, filters) -> (batch, input_width, filters), causal
             if params.gated:
-                tanh = _dilated(params, rate, "tanh", f"{tag}_filter", regularizer)(x)
-                sigmoid = _dilated(params, rate, "sigmoid", f"{tag}_gate", regularizer)(x)
-                z = keras.layers.Multiply(name=f"{tag}_gated")([tanh, sigmoid])
+                # one causal conv computes filter and gate: (batch, steps, filters) ->
+                # (batch, steps, 2 * filters) -> tanh(filter) * sigmoid(gate): (..., filters)
+                z = _dilated(params, 2 * n, rate, None, f"{tag}_filter_gate", regularizer)(x)
+                z = GatedActivation(name=f"{tag}_gated")(z)
             else:
-                z = _dilated(params, rate, params.activation, f"{tag}_conv", regularizer)(x)
-            skips.append(keras.layers.Conv1D(params.filters, 1, name=f"{tag}_skip")(z))
+                z = _dilated(params, n, rate, params.activation, f"{tag}_conv", regularizer)(x)
+            skips.append(keras.layers.Conv1D(n, 1, name=f"{tag}_skip")(z))
             if not last:  # the last layer's output leaves through its skip path only
-                residual = keras.layers.Conv1D(params.filters, 1, name=f"{tag}_residual")(z)
+                residual = keras.layers.Conv1D(n, 1, name=f"{tag}_residual")(z)
                 x = keras.layers.Add(name=f"{tag}_add")([x, residual])
     s = keras.layers.Add(name="skip_sum")(skips) if len(skips) > 1 else skips[0]
     s = keras.layers.Activation("relu", name="skip_relu")(s)

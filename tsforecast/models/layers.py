@@ -298,3 +298,20 @@ class RollForward(keras.layers.Layer):
         config = dict(config)
         config["one_step"] = keras.saving.deserialize_keras_object(config["one_step"])
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="tsforecast")
+class GatedActivation(keras.layers.Layer):
+    """WaveNet's gated activation ``tanh(filter) * sigmoid(gate)``.
+
+    The filter and the gate are the first and second half of the channels, so one
+    convolution with ``2 * filters`` outputs computes both.
+    Shapes: ``(..., 2 * filters) -> (..., filters)``.
+    """
+
+    def call(self, inputs):
+        filter_, gate = keras.ops.split(inputs, 2, axis=-1)
+        return keras.ops.tanh(filter_) * keras.ops.sigmoid(gate)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] // 2)
