@@ -294,7 +294,7 @@ def test_nan_loss_names_the_epoch(workdir):
     result = invoke("train", write_config(workdir, config), "--quiet")
     assert_one_error_line(result, 1, "Training loss became NaN or infinite in epoch 1;")
     (run_dir,) = (workdir / "runs").iterdir()
-    assert "at epoch 1" in (run_dir / "FAILED").read_text()
+    assert "in epoch 1" in (run_dir / "FAILED").read_text()
     assert not (run_dir / "metrics.json").exists()
 
 
