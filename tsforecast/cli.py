@@ -57,24 +57,6 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def reports_errors(command: Callable) -> Callable:
-    """Turn library errors into one ``Error: ...`` line and the error's exit code."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _quiet_libraries()
-        try:
-            return command(*args, **kwargs)
-        except TsForecastError as exc:
-            click.echo(f"Error: {one_line(str(exc))}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Error: interrupted.", err=True)
-            sys.exit(130)
-
-    return wrapper
-
-
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Handle SIGTERM like Ctrl-C, so a stopped run is marked and can be resumed."""
@@ -91,6 +73,28 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def reports_errors(command: Callable) -> Callable:
+    """Turn library errors into one ``Error: ...`` line and the error's exit code.
+
+    SIGTERM is handled like Ctrl-C, so a stopped training run is marked resumable.
+    """
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _quiet_libraries()
+        try:
+            with _sigterm_as_interrupt():
+                return command(*args, **kwargs)
+        except TsForecastError as exc:
+            click.echo(f"Error: {one_line(str(exc))}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted.", err=True)
+            sys.exit(130)
+
+    return wrapper
 
 
 class _OneLineUsageError(click.UsageError):
@@ -110,7 +114,7 @@ class _Group(click.Group):
         except click.exceptions.NoArgsIsHelpError:
             raise
         except click.UsageError as exc:
-            raise _OneLineUsageError(exc.message, exc.ctx) from None
+            raise _OneLineUsageError(exc.format_message(), exc.ctx) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -179,8 +183,7 @@ def train(
         losses = "  ".join(f"{k}={v:.5g}" for k, v in logs.items() if "loss" in k)
         click.echo(f"epoch {epoch}/{epochs}  {losses}", err=True)
 
-    with _sigterm_as_interrupt():
-        result = train_model(config, progress=None if quiet else progress, resume=resume_dir)
+    result = train_model(config, progress=None if quiet else progress, resume=resume_dir)
     click.echo(summary_table(result.metrics))
     click.echo(f"Trained in {result.seconds:.1f} s. Run directory:")
     click.echo(str(result.run_dir))

@@ -281,6 +281,7 @@ def train(
     else:
         run.clear_failed()
     try:
+        run.write_config(config)  # first, so that a run stopped at any point can be resumed
         return _train_into(run, config, prepared, progress, started)
     except KeyboardInterrupt:
         message = (
@@ -330,7 +331,6 @@ def _train_into(
     model.compile(
         optimizer=make_optimizer(config.training.optimizer), loss=make_loss(config.training.loss)
     )
-    run.write_config(config)
     run.write_scaler(prepared.scaler)
     epochs_trained, best_epoch = 0, None
     if spec.trainable and model.trainable_weights:
