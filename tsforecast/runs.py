@@ -315,6 +315,8 @@ def load_model(path: Path) -> Any:
 
     import tsforecast.models.layers  # noqa: F401  (registers the custom layers)
 
+    if not zipfile.is_zipfile(path):
+        raise RunError(f"Cannot load model {path}: it is not a Keras model file (damaged?).")
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)
     except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as exc:
