@@ -300,11 +300,12 @@ def test_train_on_random_configs(folder, data):
     with tempfile.TemporaryDirectory() as name:
         path = Path(name) / "config.yaml"
         path.write_text(yaml.safe_dump(config))
-        os.chdir(name)
+        before = os.getcwd()
+        os.chdir(name)  # relative output folders land in the temporary folder
         try:
             run_cli("train", path, "--quiet")
         finally:
-            os.chdir(folder)
+            os.chdir(before)
 
 
 @fuzz_settings(25)

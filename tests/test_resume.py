@@ -3,6 +3,7 @@ repeated runs give identical metrics."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ from conftest import base_config, sine_frame, write_config
 from tsforecast import training
 from tsforecast.cli import main
 from tsforecast.config import load_config
+from tsforecast.data.dataset import prepare_data
 from tsforecast.runs import config_difference, load_model
 
 #: Runs the CLI in a child process that sends itself a signal at a chosen (epoch, batch),
@@ -181,9 +183,10 @@ def test_resume_refuses_what_it_cannot_continue(setup, tmp_path):
     assert result.exit_code == 1 and "is complete; there is nothing to resume" in result.stderr
     result = invoke("train", config, "--resume", tmp_path / "nowhere")
     assert result.exit_code == 1 and "Run directory not found" in result.stderr
-    (tmp_path / "empty").mkdir()
-    result = invoke("train", config, "--resume", tmp_path / "empty")
-    assert result.exit_code == 1 and "has no config.yaml" in result.stderr
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("not a run")
+    result = invoke("train", config, "--resume", tmp_path / "other")
+    assert result.exit_code == 1 and "has no config.yaml, so it is not a run" in result.stderr
 
     # A backup made from other data is refused rather than silently mixed.
     backup = run / ".backup"
@@ -195,7 +198,23 @@ def test_resume_refuses_what_it_cannot_continue(setup, tmp_path):
     assert result.exit_code == 1 and "The data differs from the data this run" in result.stderr
     assert "data differs" in (run / "FAILED").read_text()
 
-    shutil.rmtree(backup)  # without a backup the run is retrained from its first epoch
+    (backup / "state.json").write_text("{truncated")
+    result = invoke("train", config, "--resume", run)
+    assert result.exit_code == 1 and "backup" in result.stderr and "unreadable" in result.stderr
+
+    fingerprint = training.data_fingerprint(prepare_data(load_config(config)))
+    state = {"format": 1, "fingerprint": fingerprint, "epochs_done": 1, "weights": "w.weights.h5"}
+    state.update(history=[{"loss": 1.0}], stopped=False, random_state=[], best=None)
+    (backup / "state.json").write_text(json.dumps(state))
+    (backup / "w.weights.h5").write_bytes(b"not HDF5")
+    result = invoke("train", config, "--resume", run, "--quiet")
+    assert result.exit_code == 1 and "Cannot restore the training backup" in result.stderr
+
+
+def test_run_stopped_before_its_config_was_written_starts_afresh(setup, tmp_path):
+    _, config, reference = setup
+    run = tmp_path / "linear-20260101-000000"
+    (run / "plots").mkdir(parents=True)
     run_dir_of(invoke("train", config, "--resume", run, "--quiet"))
     assert_same_run(reference, run)
 

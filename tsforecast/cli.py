@@ -67,24 +67,6 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def reports_errors(command: Callable) -> Callable:
-    """Turn library errors into one ``Error: ...`` line and the error's exit code."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _quiet_libraries()
-        try:
-            return command(*args, **kwargs)
-        except TsForecastError as exc:
-            click.echo(f"Error: {one_line(str(exc))}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Error: interrupted.", err=True)
-            sys.exit(130)
-
-    return wrapper
-
-
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Handle SIGTERM like Ctrl-C, so a stopped run is marked and can be resumed."""
@@ -101,6 +83,28 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def reports_errors(command: Callable) -> Callable:
+    """Turn library errors into one ``Error: ...`` line and the error's exit code.
+
+    SIGTERM is handled like Ctrl-C, so a stopped training run is marked resumable.
+    """
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _quiet_libraries()
+        try:
+            with _sigterm_as_interrupt():
+                return command(*args, **kwargs)
+        except TsForecastError as exc:
+            click.echo(f"Error: {one_line(str(exc))}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted.", err=True)
+            sys.exit(130)
+
+    return wrapper
 
 
 class _OneLineUsageError(click.UsageError):
@@ -120,7 +124,7 @@ class _Group(click.Group):
         except click.exceptions.NoArgsIsHelpError:
             raise
         except click.UsageError as exc:
-            raise _OneLineUsageError(exc.message, exc.ctx) from None
+            raise _OneLineUsageError(exc.format_message(), exc.ctx) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -239,10 +243,7 @@ def _train_config(
     _quiet_tensorflow()
     from tsforecast.training import train as train_model
 
-    with _sigterm_as_interrupt():
-        result = train_model(
-            config, progress=None if quiet else _epoch_progress(), resume=resume_dir
-        )
+    result = train_model(config, progress=None if quiet else _epoch_progress(), resume=resume_dir)
     record: dict[str, Any] = {
         "config": path,
         "status": "ok",

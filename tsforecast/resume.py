@@ -50,24 +50,35 @@ def read_state(backup_dir: Path, fingerprint: str) -> dict[str, Any] | None:
     path = backup_dir / STATE
     if not path.is_file():
         return None
+    unusable = RunError(f"The training backup {path} is unreadable; start a new run.")
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
-        fmt, epochs_done = state["format"], int(state["epochs_done"])
-        weights = backup_dir / state["weights"]
+        fmt = state["format"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise RunError(f"The training backup {path} is unreadable; start a new run.") from None
+        raise unusable from None
     if fmt != BACKUP_FORMAT:
         raise RunError(
-            f"The training backup in {backup_dir} has format {fmt}; this version of tsforecast "
-            f"resumes format {BACKUP_FORMAT}. Start a new run."
+            f"The training backup in {backup_dir} has format {fmt!r}; this version of "
+            f"tsforecast resumes format {BACKUP_FORMAT}. Start a new run."
         )
     if state.get("fingerprint") != fingerprint:
         raise RunError(
             "The data differs from the data this run was trained on, so it cannot be resumed; "
             "restore the original data file or start a new run."
         )
-    if epochs_done < 1 or not weights.is_file():
-        raise RunError(f"The training backup in {backup_dir} is incomplete; start a new run.")
+    try:
+        files = [state["weights"]] + ([state["best"]["weights"]] if state["best"] else [])
+        complete = (
+            int(state["epochs_done"]) == len(state["history"]) >= 1
+            and isinstance(state["stopped"], bool)
+            and isinstance(state["random_state"], list)
+            and all(isinstance(logs, dict) for logs in state["history"])
+            and all((backup_dir / name).is_file() for name in files)
+        )
+    except (KeyError, TypeError, ValueError):
+        complete = False
+    if not complete:
+        raise unusable
     return state
 
 
@@ -135,12 +146,14 @@ class TrainingBackup(keras.callbacks.Callback):
             optimizer.build(self.model.trainable_variables)
         try:
             self.model.load_weights(self.backup_dir / state["weights"])
-        except (OSError, ValueError) as exc:
+            random_state = _random_state(self.model)
+            for variable, value in zip(random_state, state["random_state"], strict=True):
+                variable.assign(np.asarray(value, dtype=variable.dtype))
+        except (OSError, ValueError, TypeError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunError(
-                f"Cannot restore the training backup in {self.backup_dir}: {exc}"
+                f"Cannot restore the training backup in {self.backup_dir}: {reason}"
             ) from None
-        for variable, value in zip(_random_state(self.model), state["random_state"], strict=True):
-            variable.assign(np.asarray(value, dtype=variable.dtype))
         self.history = [dict(logs) for logs in state["history"]]
         best = state["best"]
         if best is not None:

@@ -90,6 +90,13 @@ def config_difference(run_config: Config, config: Config) -> str | None:
     return None
 
 
+def _freshly_made(path: Path) -> bool:
+    """Whether ``path`` holds no more than :meth:`RunDir.create` and a ``FAILED`` marker."""
+    names = {p.name for p in path.iterdir()}
+    plots = path / PLOTS
+    return names <= {PLOTS, FAILED} and (not plots.is_dir() or not any(plots.iterdir()))
+
+
 @dataclass(frozen=True)
 class RunDir:
     """A run directory being written."""
@@ -148,10 +155,12 @@ class RunDir:
         if (path / METRICS).is_file():
             raise RunError(f"Run {path} is complete; there is nothing to resume.")
         if not (path / CONFIG).is_file():
-            raise RunError(
-                f"Run {path} has no {CONFIG}: it stopped before training began, or it is not "
-                "a run directory. Start a new run."
-            )
+            # Stopped between making the directory and writing its config: start it afresh.
+            if not _freshly_made(path):
+                raise RunError(f"{path} has no {CONFIG}, so it is not a run directory.")
+            _check_writable(path)
+            (path / PLOTS).mkdir(exist_ok=True)
+            return cls(path.resolve())
         try:
             saved = load_config(path / CONFIG)
         except ConfigError as exc:
@@ -309,6 +318,8 @@ def load_model(path: Path) -> Any:
 
     from tsforecast.models import layers, losses  # noqa: F401  (registers custom objects)
 
+    if not zipfile.is_zipfile(path):
+        raise RunError(f"Cannot load model {path}: it is not a Keras model file (damaged?).")
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)
     except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as exc:

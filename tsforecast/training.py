@@ -511,6 +511,7 @@ def train(
     else:
         run.clear_failed()
     try:
+        run.write_config(config)  # first, so that a run stopped at any point can be resumed
         return _train_into(run, config, prepared, progress, started, distribution)
     except KeyboardInterrupt:
         message = (
@@ -548,7 +549,6 @@ def _train_into(
     distribution: Distribution,
 ) -> TrainResult:
     table, params = prepared.table, config.model.params
-    run.write_config(config)
     run.write_scaler(prepared.scaler)
     model, backup = build_and_fit(config, prepared, run, progress, distribution)
     if not distribution.is_chief:
