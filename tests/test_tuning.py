@@ -6,7 +6,6 @@ import pytest
 from click.testing import CliRunner
 from conftest import base_config, write_config
 
-from tsforecast import tuning
 from tsforecast.cli import main
 from tsforecast.config import load_config
 from tsforecast.errors import RunError
@@ -72,7 +71,9 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(workdir):
 
 def test_interrupted_search_resumes_where_it_stopped(workdir, monkeypatch):
     path = search_config(workdir, UNITS)
-    real = tuning.window_dataset
+    from tsforecast import training
+
+    real = training.window_dataset
     calls = []
 
     def interrupt_second_trial(*args, **kwargs):
@@ -81,7 +82,7 @@ def test_interrupted_search_resumes_where_it_stopped(workdir, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tuning, "window_dataset", interrupt_second_trial)
+    monkeypatch.setattr(training, "window_dataset", interrupt_second_trial)
     with pytest.raises(SearchInterrupted, match="continue it with: tsforecast tune --resume") as e:
         tune(path)
     folder = Path(str(e.value).rsplit(" ", 1)[-1])
@@ -129,5 +130,5 @@ def test_tune_errors(workdir):
 
 def test_a_search_that_never_completes_a_trial_fails(workdir):
     path = search_config(workdir, {"window.input_width": {"choices": [400, 500]}})
-    with pytest.raises(RunError, match="No trial completed; the last failure: Series"):
+    with pytest.raises(RunError, match="No trial completed; the last failure: The series"):
         tune(path)
