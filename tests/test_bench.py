@@ -53,7 +53,9 @@ def test_quick_bench_runs_every_suite(tmp_path):
         "not run: model type simple_rnn not available",
     )
     markdown = (tmp_path / "RESULTS.md").read_text()
-    assert "| ETTh1 | horizon 96 | repeat last (naive) | 1.294 | 1.295 | 1.000 | 1.295 |" in markdown
+    assert (
+        "| ETTh1 | horizon 96 | repeat last (naive) | 1.294 | 1.295 | 1.000 | 1.295 |" in markdown
+    )
     assert "(quick mode)" in markdown and "cores available" in markdown
     assert (BENCH / "RESULTS.md").read_text() == committed
 
