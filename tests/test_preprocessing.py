@@ -72,6 +72,29 @@ def test_instance_norm_output_shifts_with_the_input(mode, channel_independent):
     assert not np.allclose(plain.predict(x + shift, verbose=0), plain.predict(x, verbose=0) + shift)
 
 
+def randomise(model, seed=0):
+    """Random weights and biases (Keras starts biases at zero)."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 0.1, w.shape).astype("float32") for w in model.weights])
+    return model
+
+
+def test_standard_instance_norm_follows_scale_and_shift():
+    model = randomise(build(instance_norm="standard", channel_independent=True))
+    x = integer_windows()
+    base = model.predict(x, verbose=0)
+    scale = np.array([2.0, 0.5, 4.0], dtype="float32")
+    shift = np.array([8.0, -32.0, 256.0], dtype="float32")
+    # Per-column statistics: the forecast scales and shifts with each column's input.
+    np.testing.assert_allclose(
+        model.predict(x * scale + shift, verbose=0), base * scale + shift, rtol=1e-4, atol=1e-3
+    )
+    # The mean-only mode follows shifts but not scaling.
+    mean_only = randomise(build(instance_norm="mean", channel_independent=True))
+    unscaled = mean_only.predict(x, verbose=0)
+    assert not np.allclose(mean_only.predict(x * scale, verbose=0), unscaled * scale, atol=1e-2)
+
+
 @pytest.mark.parametrize("name", ["linear", "mlp", "lstm"])
 def test_channel_independent_output_depends_only_on_its_channel(name):
     model = build(name, channel_independent=True)
@@ -114,6 +137,7 @@ def test_naive_family_stays_last_value_under_instance_norm():
 
 STAGES = [
     {"instance_norm": "last"},
+    {"instance_norm": "standard"},
     {"instance_norm": "mean", "channel_independent": True},
     {"difference_lag": 3, "instance_norm": "last", "channel_independent": True},
     {"difference_lag": 1},

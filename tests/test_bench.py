@@ -1,0 +1,108 @@
+"""The benchmark runner: quick mode end to end, manifests, unavailable models, merging."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from tsforecast.bench import load_suite, merge_records, unavailable
+from tsforecast.cli import main
+from tsforecast.config import load_config
+from tsforecast.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+
+
+def test_quick_bench_runs_every_suite(tmp_path):
+    committed = (BENCH / "RESULTS.md").read_text()
+    result = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "all",
+            "--quick",
+            "--benchmarks",
+            str(BENCH),
+            "--results",
+            str(tmp_path),
+            "--runs",
+            str(tmp_path / "runs"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    stored = json.loads((tmp_path / "results.json").read_text())
+    records = {(r["suite"], r["dataset"], r["task"], r["model"]): r for r in stored["records"]}
+    for record in records.values():
+        assert record["quick"] is True
+        for key in ("suite", "dataset", "task", "model", "config", "metric", "published"):
+            assert key in record
+    naive = records[("ett", "ETTh1", "horizon 96", "repeat last (naive)")]
+    # The naive baseline needs no training, so even quick mode reproduces the published row
+    # under its drop_last convention, and differs only slightly over every window.
+    assert round(naive["ours_drop_last_32"], 3) == naive["published"] == 1.295
+    assert naive["ours"] == pytest.approx(1.2944, abs=1e-4)
+    assert naive["n_windows"] == 2880 - 96 + 1
+    linear = records[("homl", "sines", "next step", "linear")]
+    assert linear["status"] == "ok" and linear["seconds"] > 0 and linear["ours"] > 0
+    assert linear["config"] == "benchmarks/homl/next_step_linear.yaml"
+    assert records[("homl", "sines", "next step", "SimpleRNN(1)")]["status"] in (
+        "ok",
+        "not run: model type simple_rnn not available",
+    )
+    markdown = (tmp_path / "RESULTS.md").read_text()
+    assert (
+        "| ETTh1 | horizon 96 | repeat last (naive) | 1.294 | 1.295 | 1.000 | 1.295 |" in markdown
+    )
+    assert "(quick mode)" in markdown and "cores available" in markdown
+    assert (BENCH / "RESULTS.md").read_text() == committed
+
+
+def test_every_benchmark_config_is_valid_or_reported_unavailable():
+    checked = 0
+    for name in ("homl", "ett"):
+        for run in load_suite(BENCH, name).runs:
+            path = BENCH / run.config
+            if unavailable(path) is not None:
+                continue
+            for candidate in run.candidates(quick=False):
+                config = load_config(path, [*run.overrides, *candidate])
+                assert config.window.horizon > 0
+                checked += 1
+    assert checked >= 4 + 8 + 16
+
+
+def test_unavailable_models_and_heads(tmp_path):
+    raw = yaml.safe_load((BENCH / "homl" / "next_step_linear.yaml").read_text())
+    raw["model"] = {"type": "transformer"}
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(raw))
+    assert unavailable(tmp_path / "a.yaml") == "not run: model type transformer not available"
+    raw["model"] = {"type": "naive", "head": "quantile"}
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(raw))
+    assert unavailable(tmp_path / "b.yaml") == (
+        "not run: head quantile not available for model type naive"
+    )
+    raw["model"] = {"type": "naive"}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    assert unavailable(tmp_path / "c.yaml") is None
+
+
+def test_merging_keeps_other_suites():
+    old = [{"suite": "homl", "dataset": "sines"}, {"suite": "ett", "dataset": "ETTh1"}]
+    new = [{"suite": "ett", "dataset": "ETTh2"}]
+    assert merge_records(old, new) == [old[0], new[0]]
+
+
+def test_bad_manifest_is_one_error_line(tmp_path):
+    (tmp_path / "homl.yaml").write_text("metric: mse\nsplit: val\nruns:\n  - {dataset: x}\n")
+    with pytest.raises(ConfigError, match=r"runs\[0\]: 'task' is required"):
+        load_suite(tmp_path, "homl")
+    result = CliRunner().invoke(
+        main, ["bench", "homl", "--benchmarks", str(tmp_path), "--results", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("Error: ") and "'task' is required" in result.stderr
+    result = CliRunner().invoke(main, ["bench", "homl", "--benchmarks", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "Benchmark folder not found" in result.stderr
