@@ -1,5 +1,7 @@
 """The built-in sum-of-two-sines data and the split by series it is used with."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -103,3 +105,19 @@ def test_file_source_needs_a_path():
     raw["data"] = {"path": "x.csv", "target_columns": ["y"], "synthetic": {"n_series": 5}}
     with pytest.raises(ConfigError, match="data.synthetic applies only with data.source"):
         config_from_dict(raw)
+
+
+def test_predict_names_generated_series(tmp_path):
+    from tsforecast.forecasting import predict
+    from tsforecast.training import train
+
+    config = sines_config(synthetic={"n_series": 20, "n_steps": 60})
+    config = dataclasses.replace(
+        config, output=dataclasses.replace(config.output, dir=str(tmp_path))
+    )
+    forecast = predict(train(config).run_dir)
+    assert list(forecast.columns) == ["series", "step", "value"]
+    assert len(forecast) == 20 * 10
+    series = sine_series(20, 60)
+    last = forecast.groupby("series", sort=False)["value"].first().to_numpy()
+    np.testing.assert_allclose(last, series[:, -1], rtol=1e-6)

@@ -108,8 +108,12 @@ def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
         )
 
     frame: dict[str, np.ndarray] = {}
-    if config.data.id_column is not None:
-        frame[config.data.id_column] = np.repeat(np.asarray(table.ids, dtype=object), horizon)
+    # Generated series have no id column in any file; they are named by their number.
+    id_name = config.data.id_column
+    if id_name is None and config.data.source == "synthetic_sines" and table.ids is not None:
+        id_name = "series"
+    if id_name is not None:
+        frame[id_name] = np.repeat(np.asarray(table.ids, dtype=object), horizon)
     if table.times is not None:
         frame[config.data.time_column] = future_times(table, horizon).reshape(-1)
     else:
