@@ -19,7 +19,7 @@ from tsforecast import plots
 from tsforecast.config import Config, load_config
 from tsforecast.errors import ConfigError, RunError, TsForecastError
 from tsforecast.gates import MetricPath, parse_metric
-from tsforecast.runs import METRICS, RUN_FORMAT, run_status
+from tsforecast.runs import read_metrics, run_status
 
 #: Metrics every leaderboard shows; the sort metric is added when it is not among them.
 COLUMNS = ("test.mse", "test.mae", "test.rmse", "test.mase", "test.smape", "test.skill_mse")
@@ -62,15 +62,7 @@ def read_run(path: Path) -> RunSummary:
         elif (path / "search.yaml").is_file():
             problem = f"{path} is a tune directory, not a run; train its best_config.yaml."
         raise RunError(problem)
-    try:
-        metrics = json.loads((path / METRICS).read_text(encoding="utf-8"))
-        fmt = metrics["run"]["format"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise RunError(f"Run {path} has an unreadable {METRICS}.") from None
-    if fmt != RUN_FORMAT:
-        raise RunError(
-            f"Run {path} was written in run format {fmt}; this version reads format {RUN_FORMAT}."
-        )
+    metrics = read_metrics(path)
     return RunSummary(path.resolve(), load_config(path / "config.yaml"), metrics)
 
 

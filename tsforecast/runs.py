@@ -243,6 +243,25 @@ def _run_status(path: Path) -> str | None:
     return None
 
 
+def read_metrics(path: Path) -> dict[str, Any]:
+    """The ``metrics.json`` of a finished run, checked to be of this version's run format.
+
+    Raises:
+        RunError: if it is unreadable or of another format.
+    """
+    try:
+        metrics = json.loads((path / METRICS).read_text(encoding="utf-8"))
+        fmt = metrics["run"]["format"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RunError(f"Run {path} has an unreadable {METRICS}.") from None
+    if fmt != RUN_FORMAT:
+        raise RunError(
+            f"Run {path} was written in run format {fmt!r}; this version of tsforecast reads "
+            f"format {RUN_FORMAT}. Retrain it with this version."
+        )
+    return metrics
+
+
 @dataclass(frozen=True)
 class LoadedRun:
     """A finished run read back from disk."""
@@ -264,16 +283,7 @@ def load_run(path: str | Path) -> LoadedRun:
     problem = run_status(path)
     if problem:
         raise RunError(problem)
-    try:
-        metrics = json.loads((path / METRICS).read_text(encoding="utf-8"))
-        fmt = metrics["run"]["format"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise RunError(f"Run {path} has an unreadable {METRICS}.") from None
-    if fmt != RUN_FORMAT:
-        raise RunError(
-            f"Run {path} was written in run format {fmt!r}; this version of tsforecast reads "
-            f"format {RUN_FORMAT}. Retrain it with this version."
-        )
+    metrics = read_metrics(path)
     try:
         config = load_config(path / CONFIG)
     except ConfigError as exc:
