@@ -88,6 +88,11 @@ CONFIG_CASES = [
     ("model param of another family", _set("model.units", [8]), "Unknown key 'model.units'"),
     ("time column is a target", _set("data.time_column", "y"), "cannot also be listed"),
     ("unknown missing policy", _set("data.missing", "skip"), "data.missing must be one of"),
+    ("zero steps per execution", _set("training.steps_per_execution", 0), "a positive"),
+    ("negative backup interval", _set("training.backup_interval", -1), "zero or more"),
+    ("mixed precision as text", _set("training.mixed_precision", "yes"), "true or false"),
+    ("unknown jit setting", _set("training.jit_compile", "xla"), "must be one of auto, true"),
+    ("XLA with determinism", _set("training.jit_compile", True), "deterministic: false"),
 ]
 
 

@@ -21,6 +21,7 @@ from tsforecast import training
 from tsforecast.cli import main
 from tsforecast.config import load_config
 from tsforecast.data.dataset import prepare_data
+from tsforecast.resume import BACKUP_FORMAT
 from tsforecast.runs import config_difference, load_model
 
 #: Runs the CLI in a child process that sends itself a signal at a chosen (epoch, batch),
@@ -110,6 +111,7 @@ def setup(tmp_path_factory):
         "batch_size": 16,
         "optimizer": {"learning_rate": 0.01},
         "early_stopping": {"patience": 2},
+        "backup_interval": 0,
     }
     path = write_config(folder, config)
     reference = run_dir_of(invoke("train", path, "--quiet"))
@@ -157,7 +159,7 @@ def test_sigterm_is_handled_like_ctrl_c_and_the_run_resumes(setup, monkeypatch):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [
         f"Error: Training was interrupted; continue it with --resume {run} (the same config, "
-        "from the last completed epoch)."
+        "from the last backed-up epoch)."
     ]
     assert "interrupted" in (run / "FAILED").read_text()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the CLI restored it
@@ -191,9 +193,8 @@ def test_resume_refuses_what_it_cannot_continue(setup, tmp_path):
     # A backup made from other data is refused rather than silently mixed.
     backup = run / ".backup"
     backup.mkdir()
-    (backup / "state.json").write_text(
-        '{"format": 1, "fingerprint": "other", "epochs_done": 1, "weights": "w.weights.h5"}'
-    )
+    other = {"format": BACKUP_FORMAT, "fingerprint": "other", "epochs_done": 1}
+    (backup / "state.json").write_text(json.dumps({**other, "weights": "w.weights.h5"}))
     result = invoke("train", config, "--resume", run)
     assert result.exit_code == 1 and "The data differs from the data this run" in result.stderr
     assert "data differs" in (run / "FAILED").read_text()
@@ -203,12 +204,21 @@ def test_resume_refuses_what_it_cannot_continue(setup, tmp_path):
     assert result.exit_code == 1 and "backup" in result.stderr and "unreadable" in result.stderr
 
     fingerprint = training.data_fingerprint(prepare_data(load_config(config)))
-    state = {"format": 1, "fingerprint": fingerprint, "epochs_done": 1, "weights": "w.weights.h5"}
+    state = {
+        "format": BACKUP_FORMAT,
+        "fingerprint": fingerprint,
+        "epochs_done": 1,
+        "weights": "w.weights.h5",
+    }
     state.update(history=[{"loss": 1.0}], stopped=False, random_state=[], best=None)
     (backup / "state.json").write_text(json.dumps(state))
     (backup / "w.weights.h5").write_bytes(b"not HDF5")
     result = invoke("train", config, "--resume", run, "--quiet")
     assert result.exit_code == 1 and "Cannot restore the training backup" in result.stderr
+
+    (backup / "state.json").write_text(json.dumps({**state, "format": BACKUP_FORMAT - 1}))
+    result = invoke("train", config, "--resume", run, "--quiet")
+    assert result.exit_code == 1 and f"resumes format {BACKUP_FORMAT}" in result.stderr
 
 
 def test_run_stopped_before_its_config_was_written_starts_afresh(setup, tmp_path):
@@ -226,3 +236,39 @@ def test_saved_config_reproduces_the_run(setup):
     assert_same_run(reference, again)
     metrics = (reference / "metrics.json").read_text()
     assert '"versions"' in metrics and '"tensorflow"' in metrics and '"keras"' in metrics
+
+
+def test_backups_follow_the_interval_and_change_nothing(setup, monkeypatch):
+    """With interval 0 every epoch is backed up; with a long one none is, and the best
+    weights, kept in memory, give the same run."""
+    folder, config, reference = setup
+    build_callbacks = training._callbacks
+    backups = []
+
+    def capture(*args, **kwargs):
+        callbacks, backup = build_callbacks(*args, **kwargs)
+        backups.append(backup)
+        return callbacks, backup
+
+    monkeypatch.setattr(training, "_callbacks", capture)
+    runs = {}
+    for interval in ("0", "1000000"):
+        output = folder / f"runs-interval-{interval}"
+        runs[interval] = run_dir_of(
+            invoke(
+                "train",
+                config,
+                "--quiet",
+                "--set",
+                f"output.dir={output}",
+                "--set",
+                f"training.backup_interval={interval}",
+            )
+        )
+    every, none = backups
+    assert every.backups == list(range(1, len(every.history) + 1))
+    assert none.backups == [] and len(none.history) == len(every.history)
+    assert none.best_epoch == every.best_epoch is not None
+    for run in runs.values():
+        for name in ("metrics.json", "history.csv"):
+            assert (run / name).read_bytes() == (reference / name).read_bytes(), name

@@ -339,7 +339,7 @@ def _batch_errors() -> tuple[type[BaseException], ...]:
     "--resume",
     "resume_dir",
     metavar="RUN_DIR",
-    help="Continue the interrupted run in RUN_DIR (same config) from its last completed epoch.",
+    help="Continue the interrupted run in RUN_DIR (same config) from its last backed-up epoch.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Do not report each epoch.")
 @gate_options

@@ -253,6 +253,28 @@ class TrainingConfig:
         help="tf.distribute strategy: `mirrored` (local devices) or `multi_worker` (TF_CONFIG); "
         "batch_size is the global batch.",
     )
+    jit_compile: Literal["auto", True, False] = option(
+        "auto",
+        help="Compile the train and predict steps with XLA; `auto` (Keras' default) compiles "
+        "them on a GPU and not on a CPU. Needs `deterministic: false`.",
+    )
+    steps_per_execution: int = option(
+        1,
+        help="Batches run per call into TensorFlow; more cuts the per-batch Python overhead "
+        "of small models. Results are identical; epochs still end where they would.",
+        check=positive,
+    )
+    mixed_precision: bool = option(
+        False,
+        help="Compute in float16 with float32 weights (Keras' `mixed_float16`) on a GPU; "
+        "without a GPU training stays float32. The saved model is float32 either way.",
+    )
+    backup_interval: float = option(
+        30.0,
+        help="Least seconds between two crash-safe backups, taken at epoch ends (0: every "
+        "epoch); `--resume` restarts after the last backed-up epoch.",
+        check=non_negative,
+    )
 
 
 @dataclass(frozen=True)
@@ -266,6 +288,9 @@ class OutputConfig:
     )
     name: str | None = option(
         None, help="Run name prefix (default: the model type).", check=safe_name
+    )
+    plots: bool = option(
+        True, help="Draw the learning curve and the forecast plot into the run's `plots/`."
     )
 
 
@@ -418,6 +443,15 @@ def _check_lr_schedule(config: Config) -> None:
             )
 
 
+def _check_speed(config: Config) -> None:
+    training = config.training
+    if training.jit_compile is True and training.deterministic:
+        raise ConfigError(
+            "training.jit_compile: true needs training.deterministic: false; Keras does not "
+            "compile with XLA while deterministic ops are on."
+        )
+
+
 def _check_recursive(config: Config) -> None:
     head = getattr(config.model.params, "head", "vector")
     if head == "recursive" and config.data.feature_columns:
@@ -457,6 +491,7 @@ CROSS_CHECKS = (
     _check_loss,
     _check_lr_schedule,
     _check_recursive,
+    _check_speed,
 )
 
 

@@ -11,7 +11,7 @@ the weights with Keras, in one consistent state::
 
     .backup/state.json              epochs done, history, best epoch, random state
     .backup/epoch-N.weights.h5      model and optimizer after N epochs
-    .backup/epoch-M.weights.h5      the best epoch's weights, kept while it stays the best
+    .backup/best-epoch-M.npz        the best epoch's model weights, kept while it stays the best
 
 ``state.json`` is replaced atomically once the weight files it names are complete, so a
 kill at any moment leaves the previous consistent backup.
@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from tsforecast.errors import RunError
 from tsforecast.runs import write_atomically
 
 #: Bumped when the layout of a backup changes incompatibly.
-BACKUP_FORMAT = 1
+BACKUP_FORMAT = 2
 STATE = "state.json"
 
 
@@ -96,7 +97,15 @@ def _random_state(model: Any) -> list[Any]:
 
 
 class TrainingBackup(keras.callbacks.Callback):
-    """Back up everything a resumed ``fit`` needs at every epoch end; restore it on start.
+    """Back up everything a resumed ``fit`` needs at epoch ends; restore it on start.
+
+    A backup is written at the end of the first epoch that ends ``interval`` seconds or more
+    after the previous one (or after the start of ``fit``); ``interval=0`` backs up every
+    epoch. A resumed run restarts after the last backed-up epoch and, since every epoch's
+    shuffle depends on ``(seed, epoch)`` alone, still ends exactly like an uninterrupted one.
+
+    The best epoch's weights are kept in memory, and written beside the backup when it
+    is written.
 
     Place it after the callbacks in ``replay``: their state is rebuilt by replaying the
     backed-up epoch logs through their ``on_epoch_end`` (EarlyStopping's wait and best).
@@ -107,10 +116,13 @@ class TrainingBackup(keras.callbacks.Callback):
         fingerprint: Identifies the prepared data (see :func:`read_state`).
         state: The backup to restore at the start of ``fit`` (from :func:`read_state`).
         replay: Callbacks whose state is a function of the epoch logs alone.
+        interval: Least seconds between two backups.
 
     Attributes:
         history: Logs of every epoch so far, the resumed ones included.
         best_epoch: Zero-based epoch with the lowest ``monitor``, or None.
+        best_weights: The weights of ``best_epoch`` (``model.get_weights()``), or None.
+        backups: Epoch counts that this ``fit`` backed up at.
     """
 
     def __init__(
@@ -120,6 +132,7 @@ class TrainingBackup(keras.callbacks.Callback):
         fingerprint: str,
         state: dict[str, Any] | None = None,
         replay: Sequence[Any] = (),
+        interval: float = 0.0,
     ) -> None:
         super().__init__()
         self.backup_dir = Path(backup_dir)
@@ -127,17 +140,17 @@ class TrainingBackup(keras.callbacks.Callback):
         self.fingerprint = fingerprint
         self.state = state
         self.replay = tuple(replay)
+        self.interval = interval
         self.history: list[dict[str, float]] = []
         self.best_epoch: int | None = None
+        self.best_weights: list[np.ndarray] | None = None
+        self.backups: list[int] = []
         self._best_value = math.inf
-        self._best_weights: str | None = None
-
-    @property
-    def best_weights_path(self) -> Path | None:
-        """The backed-up weights of the best epoch, or None."""
-        return None if self._best_weights is None else self.backup_dir / self._best_weights
+        self._best_file: str | None = None  # the best weights' file in the last backup
+        self._last_backup = time.monotonic()
 
     def on_train_begin(self, logs: dict | None = None) -> None:
+        self._last_backup = time.monotonic()
         state = self.state
         if state is None:
             return
@@ -149,16 +162,18 @@ class TrainingBackup(keras.callbacks.Callback):
             random_state = _random_state(self.model)
             for variable, value in zip(random_state, state["random_state"], strict=True):
                 variable.assign(np.asarray(value, dtype=variable.dtype))
+            best = state["best"]
+            if best is not None:
+                self.best_weights = _read_arrays(self.backup_dir / best["weights"])
         except (OSError, ValueError, TypeError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunError(
                 f"Cannot restore the training backup in {self.backup_dir}: {reason}"
             ) from None
         self.history = [dict(logs) for logs in state["history"]]
-        best = state["best"]
         if best is not None:
             self.best_epoch, self._best_value = best["epoch"], best["value"]
-            self._best_weights = best["weights"]
+            self._best_file = best["weights"]
         for epoch, epoch_logs in enumerate(self.history):
             for callback in self.replay:
                 callback.on_epoch_end(epoch, dict(epoch_logs))
@@ -169,22 +184,28 @@ class TrainingBackup(keras.callbacks.Callback):
         self.history.append(logs)
         if not math.isfinite(logs.get("loss", math.nan)):
             return  # a diverged model is not worth resuming; training stops with an error
-        current = logs.get(self.monitor, math.nan)
-        done = epoch + 1
-        name = f"epoch-{done}.weights.h5"
+        if logs.get(self.monitor, math.nan) < self._best_value:  # False for NaN
+            self.best_epoch, self._best_value = epoch, logs[self.monitor]
+            self.best_weights = self.model.get_weights()
+            self._best_file = None
+        if self.interval > 0 and time.monotonic() - self._last_backup < self.interval:
+            return
+        self._write(epoch + 1)
+        self._last_backup = time.monotonic()
+
+    def _write(self, done: int) -> None:
+        """Write the backup after ``done`` epochs, then drop the files of the previous one."""
         self.backup_dir.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{done}.weights.h5"
         tmp = self.backup_dir / f".{name}.tmp.weights.h5"
         self.model.save_weights(tmp)
         os.replace(tmp, self.backup_dir / name)
-        if current < self._best_value:  # False for NaN, like ModelCheckpoint
-            self.best_epoch, self._best_value, self._best_weights = epoch, current, name
         best = None
-        if self._best_weights is not None:
-            best = {
-                "epoch": self.best_epoch,
-                "value": self._best_value,
-                "weights": self._best_weights,
-            }
+        if self.best_weights is not None:
+            if self._best_file is None:
+                self._best_file = f"best-epoch-{self.best_epoch + 1}.npz"
+                _write_arrays(self.backup_dir / self._best_file, self.best_weights)
+            best = {"epoch": self.best_epoch, "value": self._best_value, "weights": self._best_file}
         state = {
             "format": BACKUP_FORMAT,
             "fingerprint": self.fingerprint,
@@ -198,7 +219,21 @@ class TrainingBackup(keras.callbacks.Callback):
             "best": best,
         }
         write_atomically(self.backup_dir / STATE, json.dumps(state))
-        keep = {STATE, name, self._best_weights}
+        self.backups.append(done)
+        keep = {STATE, name, self._best_file}
         for path in self.backup_dir.iterdir():
             if path.name not in keep:
                 path.unlink(missing_ok=True)
+
+
+def _write_arrays(path: Path, arrays: list[np.ndarray]) -> None:
+    """Save ``arrays`` in order as an ``.npz`` file, atomically."""
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(tmp, *arrays)
+    os.replace(tmp, path)
+
+
+def _read_arrays(path: Path) -> list[np.ndarray]:
+    """The arrays written by :func:`_write_arrays`, in order (no pickled objects)."""
+    with np.load(path, allow_pickle=False) as npz:
+        return [npz[f"arr_{i}"] for i in range(len(npz.files))]

@@ -21,7 +21,7 @@ from tsforecast import __version__, evaluation, plots
 from tsforecast.config import Config, OptimizerConfig, TrainingConfig
 from tsforecast.data.dataset import PreparedData, prepare_data
 from tsforecast.data.loading import SeriesTable
-from tsforecast.data.windowing import batches_per_epoch, window_dataset
+from tsforecast.data.windowing import batches_per_epoch, epoch_setter, window_dataset
 from tsforecast.distribution import Distribution, make_distribution, shard_by_data
 from tsforecast.errors import RunError, RunInterrupted, TsForecastError
 from tsforecast.models import heads, registry
@@ -44,13 +44,20 @@ class TrainResult:
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
-    """Seed Python, NumPy and TensorFlow, and pick deterministic ops when asked."""
+    """Seed Python, NumPy and TensorFlow, and pick deterministic ops or not.
+
+    Op determinism is process-wide, so it is switched off again for a config that does not
+    ask for it after one that did (several configs trained in one process).
+    """
     import keras
     import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
 
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
+    else:
+        tf_config.disable_op_determinism()  # no public API; tf.config only enables it
 
 
 def make_learning_rate(training: TrainingConfig, steps_per_epoch: int) -> Any:
@@ -120,22 +127,23 @@ def make_loss(name: str, quantiles: tuple[float, ...] = DEFAULT_QUANTILES) -> An
 
 
 def _nan_guard() -> Any:
-    """A TerminateOnNaN that stops quietly and remembers the epoch, for one clear error."""
+    """Stops training at the end of an epoch whose loss is NaN or infinite, and remembers it.
+
+    An epoch's loss is the mean over its batches, so one bad batch shows at the epoch end;
+    checking there rather than after every batch keeps Keras from waiting for each batch's
+    loss, which slows small models down.
+    """
     import keras
 
-    class StopOnNaN(keras.callbacks.TerminateOnNaN):
+    class StopOnNaN(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
-            self.epoch = 0
             self.bad_epoch: int | None = None
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch + 1
-
-        def on_batch_end(self, batch, logs=None):
+        def on_epoch_end(self, epoch, logs=None):
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
-                self.bad_epoch = self.bad_epoch or self.epoch
+                self.bad_epoch = self.bad_epoch or epoch + 1
                 self.model.stop_training = True
 
     return StopOnNaN()
@@ -188,7 +196,14 @@ def _callbacks(
         )
         callbacks.append(early)
         replay.append(early)
-    saver = TrainingBackup(run.file(BACKUP), stopping.monitor, fingerprint, state, replay)
+    saver = TrainingBackup(
+        run.file(BACKUP),
+        stopping.monitor,
+        fingerprint,
+        state,
+        replay,
+        interval=config.training.backup_interval,
+    )
     callbacks.append(saver)
 
     class HistoryFile(keras.callbacks.Callback):
@@ -263,42 +278,66 @@ def data_fingerprint(prepared: PreparedData) -> str:
     return digest.hexdigest()
 
 
-def build_compiled_model(config: Config, prepared: PreparedData) -> tuple[Any, Any]:
+def precision_policy(training: TrainingConfig) -> str:
+    """The Keras dtype policy to train with: ``mixed_float16`` when asked for and a GPU is
+    present, else ``float32`` (float16 arithmetic on a CPU is slower, not faster)."""
+    if not training.mixed_precision:
+        return "float32"
+    import tensorflow as tf
+
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+
+
+def build_compiled_model(
+    config: Config, prepared: PreparedData, policy: str = "float32"
+) -> tuple[Any, Any]:
     """The configured model for the prepared data, and its trained part, compiled.
 
     The trained part is the model itself, except for a recursive head, where it is the
-    one-step model that the whole model rolls forward.
+    one-step model that the whole model rolls forward. ``policy`` is the Keras dtype policy
+    its layers compute in (see :func:`precision_policy`).
     """
-    params = config.model.params
-    model = registry.build_model(
-        config.model.type,
-        params,
-        model_shape(config, prepared.table),
-        registry.Preprocessing.from_data(config.data),
-    )
+    import keras
+
+    params, training = config.model.params, config.training
+    previous = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy(policy)
+    try:
+        model = registry.build_model(
+            config.model.type,
+            params,
+            model_shape(config, prepared.table),
+            registry.Preprocessing.from_data(config.data),
+        )
+    finally:
+        keras.config.set_dtype_policy(previous)
     network = heads.trained_part(model, params)
-    steps_per_epoch = batches_per_epoch(len(prepared.starts["train"]), config.training.batch_size)
+    steps_per_epoch = batches_per_epoch(len(prepared.starts["train"]), training.batch_size)
     network.compile(
-        optimizer=make_optimizer(
-            config.training.optimizer, make_learning_rate(config.training, steps_per_epoch)
-        ),
-        loss=make_loss(config.training.loss, getattr(params, "quantiles", DEFAULT_QUANTILES)),
+        optimizer=make_optimizer(training.optimizer, make_learning_rate(training, steps_per_epoch)),
+        loss=make_loss(training.loss, getattr(params, "quantiles", DEFAULT_QUANTILES)),
+        jit_compile=training.jit_compile,
+        steps_per_execution=training.steps_per_execution,
     )
     return model, network
 
 
-def fit_datasets(prepared: PreparedData, config: Config, first_epoch: int = 0) -> tuple[Any, Any]:
-    """The train and validation datasets, with targets laid out as the model's head needs.
+def fit_datasets(prepared: PreparedData, config: Config) -> tuple[Any, Any, Any]:
+    """The train and validation datasets, with targets laid out as the model's head needs,
+    and the callback that numbers the train dataset's epochs.
 
-    The train dataset holds the epochs from ``first_epoch`` on back to back, each shuffled
-    by ``(seed, epoch)``.
+    Every epoch's pass over the train dataset is shuffled by ``(seed, epoch)``; pass the
+    callback to ``fit`` so that the dataset knows the epoch.
     """
+    import tensorflow as tf
+
     training = config.training
     n_targets = prepared.table.n_targets
     layout = registry.target_layout(
         config.model.type, config.model.params, model_shape(config, prepared.table)
     )
     window = dataclasses.replace(config.window, horizon=layout.horizon)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     train = window_dataset(
         prepared.scaled,
         prepared.starts["train"],
@@ -307,7 +346,7 @@ def fit_datasets(prepared: PreparedData, config: Config, first_epoch: int = 0) -
         training.batch_size,
         shuffle=training.shuffle,
         seed=training.seed,
-        epochs=range(first_epoch, training.epochs),
+        epoch=epoch,
         target_steps=layout.steps,
     )
     val = window_dataset(
@@ -318,7 +357,7 @@ def fit_datasets(prepared: PreparedData, config: Config, first_epoch: int = 0) -
         training.batch_size,
         target_steps=layout.steps,
     )
-    return train, val
+    return train, val, epoch_setter(epoch)
 
 
 def fit_model(
@@ -335,7 +374,7 @@ def fit_model(
     fingerprint = data_fingerprint(prepared)
     state = read_state(run.file(BACKUP), fingerprint)
     first = initial_epoch(state, training.epochs)
-    train, val = fit_datasets(prepared, config, first)
+    train, val, numbering = fit_datasets(prepared, config)
     if training.distribute != "none":
         train, val = shard_by_data(train), shard_by_data(val)
     callbacks, backup = _callbacks(config, run, progress, fingerprint, state)
@@ -344,9 +383,8 @@ def fit_model(
         validation_data=val,
         epochs=training.epochs,
         initial_epoch=first,
-        steps_per_epoch=batches_per_epoch(len(prepared.starts["train"]), training.batch_size),
         shuffle=False,  # the dataset shuffles every epoch by (seed, epoch)
-        callbacks=callbacks,
+        callbacks=[numbering, *callbacks],
         verbose=0,
     )
     bad_epoch = callbacks[0].bad_epoch
@@ -358,9 +396,8 @@ def fit_model(
             f"Training loss became NaN or infinite in epoch {bad_epoch}; lower "
             "training.optimizer.learning_rate, set training.optimizer.clipnorm or check the data."
         )
-    best = backup.best_weights_path
-    if training.early_stopping.restore_best_weights and best is not None:
-        network.load_weights(best)
+    if training.early_stopping.restore_best_weights and backup.best_weights is not None:
+        network.set_weights(backup.best_weights)
     return backup
 
 
@@ -374,16 +411,17 @@ def build_and_fit(
     """Seed, build, compile and fit a fresh model; return it and the TrainingBackup.
 
     Models without weights to fit (baselines) get an empty history and no backup (None).
-    A model trained under a distribution strategy comes back as a plain copy, so
-    predictions stay local and a saved model carries no distribution state.
+    A model trained under a distribution strategy or in mixed precision comes back as a
+    plain float32 copy, so predictions stay local and a saved model carries neither.
     """
     import keras
 
     keras.backend.clear_session()  # fresh layer names, so a backup restores by name
     seed_everything(config.training.seed, config.training.deterministic)
     distribution = distribution or make_distribution("none")
+    policy = precision_policy(config.training)
     with distribution.strategy.scope():
-        model, network = build_compiled_model(config, prepared)
+        model, network = build_compiled_model(config, prepared, policy)
     run.check_free_space(model.count_params())
     backup = None
     if registry.get(config.model.type).trainable and model.trainable_weights:
@@ -391,7 +429,7 @@ def build_and_fit(
         run.write_text(HISTORY, _history_csv(backup.history))
     else:
         run.write_text(HISTORY, "epoch,loss,val_loss\n")
-    if distribution.distributed:
+    if distribution.distributed or policy != "float32":
         plain, _ = build_compiled_model(config, prepared)
         plain.set_weights(model.get_weights())
         model = plain
@@ -477,10 +515,11 @@ def train(
     """Train the configured model and write a complete run directory.
 
     Data problems are raised before the run directory is created; any later failure
-    leaves a ``FAILED`` marker in it. Training backs itself up at every epoch end, so a
-    run stopped by SIGINT, SIGTERM or SIGKILL resumes from its last completed epoch and
-    ends exactly as if it had never stopped. With ``training.distribute: multi_worker``
-    only the chief writes a run directory; other workers return a result without one.
+    leaves a ``FAILED`` marker in it. Training backs itself up at epoch ends (at most every
+    ``training.backup_interval`` seconds), so a run stopped by SIGINT, SIGTERM or SIGKILL
+    resumes from its last backed-up epoch and ends exactly as if it had never stopped.
+    With ``training.distribute: multi_worker`` only the chief writes a run directory;
+    other workers return a result without one.
 
     Args:
         config: A validated config.
@@ -516,7 +555,7 @@ def train(
     except KeyboardInterrupt:
         message = (
             f"Training was interrupted; continue it with --resume {run.path} "
-            "(the same config, from the last completed epoch)."
+            "(the same config, from the last backed-up epoch)."
         )
         run.mark_failed(message)
         raise RunInterrupted(message) from None
@@ -559,7 +598,8 @@ def _train_into(
         best_epoch = backup.best_epoch + 1
     run.save_model(model)
     history_frame = pd.read_csv(run.file(HISTORY))
-    plots.learning_curve(history_frame, run.file(PLOTS) / "learning_curve.png")
+    if config.output.plots:
+        plots.learning_curve(history_frame, run.file(PLOTS) / "learning_curve.png")
 
     results: dict[str, Any] = {}
     for part in ("val", "test"):
@@ -575,7 +615,7 @@ def _train_into(
             return forecast
 
         results[part] = evaluation.compare_with_naive(prepared, part, predict, config.window)
-        if part == "test":
+        if part == "test" and config.output.plots:
             _forecast_plot(prepared, config, predict, run.file(PLOTS) / "forecast.png")
 
     metrics = {
@@ -596,6 +636,8 @@ def _train_into(
             "train_windows": len(prepared.starts["train"]),
             "distribute": distribution.kind,
             "replicas": distribution.replicas,
+            "precision": precision_policy(config.training),
+            "jit_compile": bool(heads.trained_part(model, params).jit_compile),
         },
         "run": {
             "format": RUN_FORMAT,

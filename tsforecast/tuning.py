@@ -31,7 +31,6 @@ from tsforecast import plots
 from tsforecast.config import Config, dump_config
 from tsforecast.data.dataset import PreparedData, prepare_data
 from tsforecast.data.loading import SeriesTable, load_table
-from tsforecast.data.windowing import batches_per_epoch
 from tsforecast.errors import ConfigError, RunError, TsForecastError
 from tsforecast.runs import PLOTS, RunDir
 from tsforecast.search import SearchParam, SearchSpace, load_search
@@ -119,11 +118,7 @@ def _hypermodel(space: SearchSpace, table: SeriesTable) -> Any:
             training = config.training
             epochs = kwargs.get("epochs", training.epochs)
             first = kwargs.get("initial_epoch", 0)
-            train, val = fit_datasets(
-                prepared,
-                dataclasses.replace(config, training=dataclasses.replace(training, epochs=epochs)),
-                first,
-            )
+            train, val, numbering = fit_datasets(prepared, config)
             stopping = training.early_stopping
             extra = [keras.callbacks.TerminateOnNaN()]
             if stopping.enabled:
@@ -139,10 +134,7 @@ def _hypermodel(space: SearchSpace, table: SeriesTable) -> Any:
                 validation_data=val,
                 epochs=epochs,
                 initial_epoch=first,
-                steps_per_epoch=batches_per_epoch(
-                    len(prepared.starts["train"]), training.batch_size
-                ),
-                callbacks=[*(callbacks or []), *extra],
+                callbacks=[numbering, *(callbacks or []), *extra],
                 shuffle=False,
                 verbose=0,
             )

@@ -12,6 +12,7 @@ one series, but over many series and split boundaries at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -156,7 +157,7 @@ def window_dataset(
     seed: int | None = None,
     with_targets: bool = True,
     target_steps: tuple[int, ...] | None = None,
-    epochs: range | None = None,
+    epoch: Any = None,
 ):
     """A tf.data pipeline of ``(inputs, targets)`` batches gathered lazily from ``values``.
 
@@ -172,8 +173,9 @@ def window_dataset(
         target_steps: Input steps that each get the next ``horizon`` rows as targets, for
             seq-to-seq models: targets are then ``(batch, len(target_steps), horizon,
             n_targets)``. None gives the window's targets, ``(batch, horizon, n_targets)``.
-        epochs: Hold these epochs back to back, ``ceil(len(starts) / batch_size)`` batches
-            each. Epoch ``e`` is shuffled by ``(seed, e)`` alone, so training resumed at any
+        epoch: A ``tf.Variable`` holding the number of the epoch being trained (see
+            :class:`EpochSetter`). Each pass over the dataset is then shuffled by
+            ``(seed, epoch)`` alone, read when the pass starts, so training resumed at any
             epoch sees exactly the batches an uninterrupted run sees.
     """
     import tensorflow as tf
@@ -204,18 +206,21 @@ def window_dataset(
 
     n_windows = len(starts)
     starts = tf.constant(np.asarray(starts, dtype=np.int64))
-    if epochs is not None:
+    if epoch is not None:
         seed_part = tf.constant(0 if seed is None else seed, dtype=tf.int64)
 
-        def one_epoch(epoch):
+        def one_epoch(_):
             order = starts
             if shuffle:
+                now = tf.cast(epoch.read_value(), tf.int64)
                 order = tf.random.experimental.stateless_shuffle(
-                    starts, seed=tf.stack([seed_part, epoch])
+                    starts, seed=tf.stack([seed_part, now])
                 )
             return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
-        dataset = tf.data.Dataset.range(epochs.start, epochs.stop).flat_map(one_epoch)
+        dataset = tf.data.Dataset.range(1).flat_map(one_epoch)
+        n_batches = batches_per_epoch(n_windows, batch_size)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
     else:
         dataset = tf.data.Dataset.from_tensor_slices(starts)
         if shuffle:
@@ -223,6 +228,18 @@ def window_dataset(
         dataset = dataset.batch(batch_size)
     dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_setter(epoch: Any) -> Any:
+    """A Keras callback that sets the ``epoch`` variable of :func:`window_dataset` at the
+    start of every epoch, before ``fit`` starts its pass over the dataset."""
+    import keras
+
+    class EpochSetter(keras.callbacks.Callback):
+        def on_epoch_begin(self, number, logs=None):
+            epoch.assign(number)
+
+    return EpochSetter()
 
 
 def batches_per_epoch(n_windows: int, batch_size: int) -> int:
