@@ -9,6 +9,7 @@ from tsforecast.config import SplitConfig, WindowConfig, config_from_dict
 from tsforecast.data.dataset import prepare_data
 from tsforecast.data.loading import SeriesTable
 from tsforecast.data.windowing import (
+    EpochOrder,
     gather_targets,
     last_window_starts,
     split_bounds,
@@ -95,6 +96,34 @@ def test_shuffled_dataset_holds_the_same_windows():
     )
     firsts = np.concatenate([b[0].numpy()[:, 0, 0] for b in dataset])
     assert sorted(firsts) == list(range(40)) and list(firsts) != list(range(40))
+
+
+def test_training_dataset_reads_each_epoch_in_its_own_order():
+    """Each pass reads the order of the epoch set before it, which depends on (seed, epoch)
+    alone: a run resumed at epoch 2 reads exactly what an uninterrupted run reads."""
+    table = table_of([60])
+    window = WindowConfig(input_width=4, horizon=1)
+    starts = np.arange(3, 53)  # 50 windows: batches of 16, 16, 16 and 2
+
+    def passes(epochs):
+        order = EpochOrder(starts, shuffle=True, seed=7)
+        dataset = window_dataset(table.values.astype("float32"), starts, window, 1, 16, order=order)
+        seen = {}
+        for epoch in epochs:
+            order.set_epoch(epoch)
+            batches = [b[0].numpy()[:, 0, 0] for b in dataset]
+            assert [len(b) for b in batches] == [16, 16, 16, 2]
+            seen[epoch] = np.concatenate(batches)
+        return seen
+
+    first, resumed = passes([0, 1, 2]), passes([2])
+    for firsts in first.values():
+        assert sorted(firsts) == list(range(3, 53))
+    assert list(first[0]) != list(first[1]) != list(first[2])
+    np.testing.assert_array_equal(first[2], resumed[2])
+    unshuffled = EpochOrder(starts, shuffle=False, seed=7)
+    unshuffled.set_epoch(5)
+    np.testing.assert_array_equal(unshuffled.variable.numpy(), starts)
 
 
 def test_split_too_short_for_window_is_a_clear_error():

@@ -15,9 +15,11 @@ from tsforecast.models.heads import Forecast
 MAPE_EPSILON = 1e-8
 
 
-#: Windows evaluated at a time: metrics are running sums, so memory does not grow with
+#: Windows forecast at a time: metrics are running sums, so memory does not grow with
 #: the number of windows.
 CHUNK = 16384
+#: Windows whose errors are summed at a time (each sum needs several temporary arrays).
+SUM_CHUNK = 2048
 
 
 class ErrorSums:
@@ -177,6 +179,38 @@ def _slice(forecast: np.ndarray | Forecast, lo: int, hi: int) -> Forecast:
     return Forecast(forecast.point[lo:hi], quantiles, forecast.levels)
 
 
+def _add_errors(
+    prepared: PreparedData,
+    some: np.ndarray,
+    predicted: Forecast,
+    window: Any,
+    model_sums: ErrorSums,
+    naive_sums: ErrorSums,
+) -> None:
+    """Add the errors of the model's and the naive forecasts of the windows ``some``."""
+    table, scaler = prepared.table, prepared.scaler
+    n_targets = table.n_targets
+    targets = slice(0, n_targets)
+    scaled_actual = gather_targets(prepared.scaled, some, window, n_targets).astype("float64")
+    actual = gather_targets(table.values, some, window, n_targets)
+    scaled_point = np.asarray(predicted.point, dtype="float64")
+    model_sums.add(
+        actual, scaler.inverse_transform(scaled_point, targets), scaled_actual, scaled_point
+    )
+    if predicted.quantiles is not None:
+        scaled_q = np.asarray(predicted.quantiles, dtype="float64")
+        # the scaler maps each column affinely, so it maps every level alike: move the
+        # level axis in front of the targets to invert, then back
+        original_q = np.moveaxis(
+            scaler.inverse_transform(np.moveaxis(scaled_q, -1, -2), targets), -2, -1
+        )
+        model_sums.add_quantiles(actual, original_q, scaled_actual, scaled_q)
+    naive_scaled = naive_forecast(prepared.scaled, some, window, n_targets).astype("float64")
+    naive_sums.add(
+        actual, scaler.inverse_transform(naive_scaled, targets), scaled_actual, naive_scaled
+    )
+
+
 def compare_with_naive(
     prepared: PreparedData,
     part: str,
@@ -186,7 +220,8 @@ def compare_with_naive(
 ) -> dict[str, Any]:
     """Model and naive metrics for one split, and whether the model beats the last value.
 
-    Windows are evaluated ``chunk`` at a time, so memory stays flat however many there are.
+    Windows are forecast ``chunk`` at a time and their errors summed in smaller chunks, so
+    memory stays flat however many windows there are.
 
     Args:
         prepared: The prepared data.
@@ -197,36 +232,23 @@ def compare_with_naive(
         window: The window config.
         chunk: Windows per chunk.
     """
-    table, scaler = prepared.table, prepared.scaler
+    table = prepared.table
     n_targets = table.n_targets
-    targets = slice(0, n_targets)
     starts = prepared.starts[part]
     model_sums = naive_sums = None
     for lo in range(0, len(starts), chunk):
         hi = min(lo + chunk, len(starts))
-        some = starts[lo:hi]
-        predicted = forecast(some) if callable(forecast) else _slice(forecast, lo, hi)
-        if model_sums is None:
-            model_sums = ErrorSums(window.horizon, n_targets, predicted.levels)
-            naive_sums = ErrorSums(window.horizon, n_targets)
-        scaled_actual = gather_targets(prepared.scaled, some, window, n_targets).astype("float64")
-        actual = gather_targets(table.values, some, window, n_targets)
-        scaled_point = np.asarray(predicted.point, dtype="float64")
-        model_sums.add(
-            actual, scaler.inverse_transform(scaled_point, targets), scaled_actual, scaled_point
-        )
-        if predicted.quantiles is not None:
-            scaled_q = np.asarray(predicted.quantiles, dtype="float64")
-            # the scaler maps each column affinely, so it maps every level alike: move the
-            # level axis in front of the targets to invert, then back
-            original_q = np.moveaxis(
-                scaler.inverse_transform(np.moveaxis(scaled_q, -1, -2), targets), -2, -1
-            )
-            model_sums.add_quantiles(actual, original_q, scaled_actual, scaled_q)
-        naive_scaled = naive_forecast(prepared.scaled, some, window, n_targets).astype("float64")
-        naive_sums.add(
-            actual, scaler.inverse_transform(naive_scaled, targets), scaled_actual, naive_scaled
-        )
+        chunk_forecast = forecast(starts[lo:hi]) if callable(forecast) else None
+        for sub in range(lo, hi, SUM_CHUNK):
+            end = min(sub + SUM_CHUNK, hi)
+            if chunk_forecast is None:
+                predicted = _slice(forecast, sub, end)
+            else:
+                predicted = _slice(chunk_forecast, sub - lo, end - lo)
+            if model_sums is None:
+                model_sums = ErrorSums(window.horizon, n_targets, predicted.levels)
+                naive_sums = ErrorSums(window.horizon, n_targets)
+            _add_errors(prepared, starts[sub:end], predicted, window, model_sums, naive_sums)
     names = table.columns[:n_targets]
     model = model_sums.metrics(prepared.mase_scale, names)
     if model_sums.levels:

@@ -21,7 +21,7 @@ from tsforecast import __version__, evaluation, plots
 from tsforecast.config import Config, OptimizerConfig, TrainingConfig
 from tsforecast.data.dataset import PreparedData, prepare_data
 from tsforecast.data.loading import SeriesTable
-from tsforecast.data.windowing import batches_per_epoch, epoch_setter, window_dataset
+from tsforecast.data.windowing import EpochOrder, batches_per_epoch, window_dataset
 from tsforecast.distribution import Distribution, make_distribution, shard_by_data
 from tsforecast.errors import RunError, RunInterrupted, TsForecastError
 from tsforecast.models import heads, registry
@@ -329,25 +329,21 @@ def fit_datasets(prepared: PreparedData, config: Config) -> tuple[Any, Any, Any]
     Every epoch's pass over the train dataset is shuffled by ``(seed, epoch)``; pass the
     callback to ``fit`` so that the dataset knows the epoch.
     """
-    import tensorflow as tf
-
     training = config.training
     n_targets = prepared.table.n_targets
     layout = registry.target_layout(
         config.model.type, config.model.params, model_shape(config, prepared.table)
     )
     window = dataclasses.replace(config.window, horizon=layout.horizon)
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+    order = EpochOrder(prepared.starts["train"], training.shuffle, training.seed)
     train = window_dataset(
         prepared.scaled,
         prepared.starts["train"],
         window,
         n_targets,
         training.batch_size,
-        shuffle=training.shuffle,
-        seed=training.seed,
-        epoch=epoch,
         target_steps=layout.steps,
+        order=order,
     )
     val = window_dataset(
         prepared.scaled,
@@ -357,7 +353,7 @@ def fit_datasets(prepared: PreparedData, config: Config) -> tuple[Any, Any, Any]
         training.batch_size,
         target_steps=layout.steps,
     )
-    return train, val, epoch_setter(epoch)
+    return train, val, order.callback()
 
 
 def fit_model(

@@ -11,6 +11,7 @@ one series, but over many series and split boundaries at once.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +147,27 @@ def last_window_starts(table: SeriesTable, width: int) -> np.ndarray:
     return (table.offsets[1:] - width).astype(np.int64)
 
 
+#: The last series converted by :func:`series_tensor`: (weak reference to it, its tensor).
+_converted: tuple[Any, Any] = (None, None)
+
+
+def series_tensor(values: np.ndarray) -> Any:
+    """``values`` as a float32 tensor, converted once for the datasets built from it.
+
+    Every dataset of a run (train, validation, each evaluation chunk) gathers from the same
+    series; converting it for each would hold a copy of the whole series per dataset.
+    """
+    global _converted
+    import tensorflow as tf
+
+    ref, tensor = _converted
+    if ref is not None and ref() is values:
+        return tensor
+    tensor = tf.convert_to_tensor(values, dtype=tf.float32)
+    _converted = (weakref.ref(values), tensor)
+    return tensor
+
+
 def window_dataset(
     values: np.ndarray,
     starts: np.ndarray,
@@ -157,7 +179,7 @@ def window_dataset(
     seed: int | None = None,
     with_targets: bool = True,
     target_steps: tuple[int, ...] | None = None,
-    epoch: Any = None,
+    order: EpochOrder | None = None,
 ):
     """A tf.data pipeline of ``(inputs, targets)`` batches gathered lazily from ``values``.
 
@@ -173,73 +195,123 @@ def window_dataset(
         target_steps: Input steps that each get the next ``horizon`` rows as targets, for
             seq-to-seq models: targets are then ``(batch, len(target_steps), horizon,
             n_targets)``. None gives the window's targets, ``(batch, horizon, n_targets)``.
-        epoch: A ``tf.Variable`` holding the number of the epoch being trained (see
-            :class:`EpochSetter`). Each pass over the dataset is then shuffled by
-            ``(seed, epoch)`` alone, read when the pass starts, so training resumed at any
-            epoch sees exactly the batches an uninterrupted run sees.
+        order: The window order of the epoch being trained, for training datasets: each
+            pass then reads the batches in the order this holds when it starts (``starts``,
+            ``shuffle`` and ``seed`` are taken from it).
     """
     import tensorflow as tf
 
-    series = tf.convert_to_tensor(values, dtype=tf.float32)
-    input_offsets = tf.range(window.input_width, dtype=tf.int64)
+    series = series_tensor(values)
+    # int32 row indices where they fit: tf.gather is faster with them
+    index_type = tf.int32 if len(values) < 2**31 else tf.int64
+    input_offsets = tf.range(window.input_width, dtype=index_type)
     if target_steps is None:
         # (horizon,): rows after the window
         target_offsets = tf.range(
-            window.input_width, window.input_width + window.horizon, dtype=tf.int64
+            window.input_width, window.input_width + window.horizon, dtype=index_type
         )
     else:
         # (n_steps, horizon): the horizon rows after each chosen input step
         steps = np.asarray(target_steps, dtype=np.int64)
         if steps.min() < 0 or steps.max() >= window.input_width:
             raise ValueError(f"target_steps must lie in [0, {window.input_width})")
-        target_offsets = tf.constant(steps[:, None] + 1 + np.arange(window.horizon))
+        offsets = steps[:, None] + 1 + np.arange(window.horizon)
+        target_offsets = tf.constant(offsets, dtype=index_type)
+
+    # sliced once here: slicing inside gather() would copy the whole series every batch
+    target_series = series if n_targets == series.shape[1] else series[:, :n_targets]
 
     def gather(batch_starts):
+        batch_starts = tf.cast(batch_starts, index_type)
         # (batch,) -> (batch, input_width, n_inputs)
         inputs = tf.gather(series, batch_starts[:, None] + input_offsets)
         if not with_targets:
             return inputs
         # (batch,) -> (batch, horizon, n_targets), or (batch, n_steps, horizon, n_targets)
         index = tf.reshape(batch_starts, [-1] + [1] * len(target_offsets.shape)) + target_offsets
-        targets = tf.gather(series[:, :n_targets], index)
+        targets = tf.gather(target_series, index)
         return inputs, targets
 
     n_windows = len(starts)
-    starts = tf.constant(np.asarray(starts, dtype=np.int64))
-    if epoch is not None:
-        seed_part = tf.constant(0 if seed is None else seed, dtype=tf.int64)
+    if order is not None:
+        # batch i is a slice of the order variable, read when the batch is made
+        def batch_starts(i):
+            lo = i * batch_size
+            return order.variable[lo : tf.minimum(lo + batch_size, n_windows)]
 
-        def one_epoch(_):
-            order = starts
-            if shuffle:
-                now = tf.cast(epoch.read_value(), tf.int64)
-                order = tf.random.experimental.stateless_shuffle(
-                    starts, seed=tf.stack([seed_part, now])
-                )
-            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
-
-        dataset = tf.data.Dataset.range(1).flat_map(one_epoch)
         n_batches = batches_per_epoch(n_windows, batch_size)
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
-    else:
-        dataset = tf.data.Dataset.from_tensor_slices(starts)
-        if shuffle:
-            dataset = dataset.shuffle(n_windows, seed=seed, reshuffle_each_iteration=True)
+        dataset = tf.data.Dataset.range(n_batches).map(batch_starts)
+    elif shuffle:
+        dataset = tf.data.Dataset.from_tensor_slices(np.asarray(starts, dtype=np.int64))
+        dataset = dataset.shuffle(n_windows, seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.batch(batch_size)
+    else:
+        dataset = _batches(tf.constant(np.asarray(starts, dtype=np.int64)), n_windows, batch_size)
     dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def epoch_setter(epoch: Any) -> Any:
-    """A Keras callback that sets the ``epoch`` variable of :func:`window_dataset` at the
-    start of every epoch, before ``fit`` starts its pass over the dataset."""
-    import keras
+def _batches(order: Any, n_windows: int, batch_size: int) -> Any:
+    """A dataset of ``(batch,)`` start vectors cut from ``order``, the last one short.
 
-    class EpochSetter(keras.callbacks.Callback):
-        def on_epoch_begin(self, number, logs=None):
-            epoch.assign(number)
+    Cutting whole batches at once spares tf.data batching every start one by one, which
+    costs more than gathering the windows.
+    """
+    import tensorflow as tf
 
-    return EpochSetter()
+    full = n_windows // batch_size
+    whole = tf.reshape(order[: full * batch_size], [full, batch_size])
+    dataset = tf.data.Dataset.from_tensor_slices(whole)
+    if n_windows % batch_size:
+        dataset = dataset.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size :]))
+    return dataset
+
+
+class EpochOrder:
+    """The order in which one epoch reads the training windows, shuffled by ``(seed, epoch)``.
+
+    Every epoch's order depends on the seed and the epoch number alone, so training resumed
+    at any epoch sees exactly the batches an uninterrupted run sees. It lives in a
+    ``tf.Variable`` that :func:`window_dataset` slices batches from; :meth:`callback` sets
+    it at the start of each epoch, before ``fit`` starts its pass over the dataset.
+
+    Args:
+        starts: Window start rows.
+        shuffle: Shuffle them every epoch; else every epoch reads them in order.
+        seed: Shuffle seed.
+    """
+
+    def __init__(self, starts: np.ndarray, shuffle: bool, seed: int | None) -> None:
+        import tensorflow as tf
+
+        self.starts = tf.constant(np.asarray(starts, dtype=np.int64))
+        self.shuffle = shuffle
+        self.seed = 0 if seed is None else seed
+        self.variable = tf.Variable(self.of_epoch(0), trainable=False)
+
+    def of_epoch(self, epoch: int) -> Any:
+        """The start rows in the order epoch ``epoch`` reads them."""
+        import tensorflow as tf
+
+        if not self.shuffle:
+            return self.starts
+        seed = tf.constant([self.seed, epoch], dtype=tf.int64)
+        return tf.random.experimental.stateless_shuffle(self.starts, seed=seed)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.variable.assign(self.of_epoch(epoch))
+
+    def callback(self) -> Any:
+        """A Keras callback that sets the order at the start of every epoch."""
+        import keras
+
+        order = self
+
+        class SetEpochOrder(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                order.set_epoch(epoch)
+
+        return SetEpochOrder()
 
 
 def batches_per_epoch(n_windows: int, batch_size: int) -> int:
