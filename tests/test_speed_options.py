@@ -32,9 +32,7 @@ def test_steps_per_execution_leaves_the_run_unchanged(workdir):
     # 4 does not divide the 9 batches of an epoch: epochs must still end on time
     fast = train(workdir, "steps", steps_per_execution=4)
     assert fast.metrics["test"] == plain.metrics["test"]
-    assert (fast.run_dir / "history.csv").read_text() == (
-        plain.run_dir / "history.csv"
-    ).read_text()
+    assert (fast.run_dir / "history.csv").read_text() == (plain.run_dir / "history.csv").read_text()
 
 
 def test_xla_compiles_and_learns_the_same_model(workdir):
