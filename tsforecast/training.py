@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 import os
@@ -10,6 +11,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,10 @@ from tsforecast.runs import BACKUP, HISTORY, METRICS, PLOTS, RUN_FORMAT, RunDir
 Progress = Callable[[int, int, dict[str, float]], None]
 
 PREDICT_BATCH = 1024
+
+#: Whether this process has built a model: the first needs no clearing of Keras' state,
+#: which costs a garbage collection of everything TensorFlow has loaded.
+_models_built = False
 
 
 @dataclass(frozen=True)
@@ -412,7 +418,10 @@ def build_and_fit(
     """
     import keras
 
-    keras.backend.clear_session()  # fresh layer names, so a backup restores by name
+    global _models_built
+    if _models_built:  # fresh layer names, so a backup restores by name
+        keras.backend.clear_session()
+    _models_built = True
     seed_everything(config.training.seed, config.training.deterministic)
     distribution = distribution or make_distribution("none")
     policy = precision_policy(config.training)
@@ -451,9 +460,9 @@ def _forecast_plot(
     config: Config,
     predict: Callable[[np.ndarray], heads.Forecast],
     path: Path,
-) -> None:
+) -> Callable[[], None]:
     """Test-set forecasts of the first series with test windows, from origins one horizon
-    apart."""
+    apart: forecast here, and returned as a function that draws them into ``path``."""
     table, window = prepared.table, config.window
     n_targets = table.n_targets
     starts = prepared.starts["test"]
@@ -489,7 +498,8 @@ def _forecast_plot(
     band_label = None
     if forecast.quantiles is not None:
         band_label = f"{forecast.levels[0]:g}-{forecast.levels[-1]:g} quantiles"
-    plots.forecast(
+    return functools.partial(
+        plots.forecast,
         positions[lo:shown_end],
         table.values[lo:shown_end, :n_targets],
         origins,
@@ -594,13 +604,9 @@ def _train_into(
         best_epoch = backup.best_epoch + 1
     run.save_model(model)
     history_frame = pd.read_csv(run.file(HISTORY))
-    if config.output.plots:
-        plots.learning_curve(history_frame, run.file(PLOTS) / "learning_curve.png")
 
-    results: dict[str, Any] = {}
-    for part in ("val", "test"):
-
-        def predict(starts: np.ndarray, part: str = part) -> heads.Forecast:
+    def predictor(part: str) -> Callable[[np.ndarray], heads.Forecast]:
+        def predict(starts: np.ndarray) -> heads.Forecast:
             forecast = forecast_windows(model, prepared, config, starts)
             if not np.isfinite(forecast.point).all():
                 raise RunError(
@@ -610,9 +616,25 @@ def _train_into(
                 )
             return forecast
 
-        results[part] = evaluation.compare_with_naive(prepared, part, predict, config.window)
-        if part == "test" and config.output.plots:
-            _forecast_plot(prepared, config, predict, run.file(PLOTS) / "forecast.png")
+        return predict
+
+    results: dict[str, Any] = {}
+    # The plots are drawn on a second thread while the splits are evaluated: drawing is
+    # mostly Python, forecasting mostly TensorFlow outside the interpreter lock.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsforecast-plots") as pool:
+        drawings = []
+        if config.output.plots:
+            folder = run.file(PLOTS)
+            draw = _forecast_plot(prepared, config, predictor("test"), folder / "forecast.png")
+            drawings.append(pool.submit(draw))
+            curve = folder / "learning_curve.png"
+            drawings.append(pool.submit(plots.learning_curve, history_frame, curve))
+        for part in ("val", "test"):
+            results[part] = evaluation.compare_with_naive(
+                prepared, part, predictor(part), config.window
+            )
+        for drawing in drawings:
+            drawing.result()
 
     metrics = {
         "model": config.model.type,
