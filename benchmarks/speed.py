@@ -198,13 +198,11 @@ def python_loop():
     return n
 
 
-@tf.function
 def in_graph():
-    # how Keras reads batches: inside a compiled function, with no Python per batch
-    n = tf.constant(0, tf.int64)
-    for inputs, targets in train:
-        n += tf.shape(inputs, out_type=tf.int64)[0]
-    return n
+    # how Keras reads batches: in TensorFlow's runtime, with no Python per batch (reduce,
+    # not a loop in a tf.function: autograph cannot read code run with python -c)
+    count = lambda n, batch: n + tf.shape(batch[0], out_type=tf.int64)[0]
+    return train.reduce(tf.constant(0, tf.int64), count)
 
 
 def timed(f):
@@ -443,16 +441,21 @@ def main() -> None:
     parser.add_argument("--only", default="cli,overhead,options,pipeline,memory,predict,panel")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--models", default="mlp,lstm", help="overhead section: which configs")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the other sections of --out's speed.json"
+    )
     parser.add_argument("--out", default=str(HERE), help="folder for SPEED.md and speed.json")
     args = parser.parse_args()
     only = set(args.only.split(","))
     repeats = args.repeats or (1 if args.quick else 3)
-    results: dict = {
-        "date": time.strftime("%Y-%m-%d"),
-        "quick": args.quick,
-        "repeats": repeats,
-        "machine": machine(),
-    }
+    out = Path(args.out)
+    results: dict = {}
+    previous = out / "speed.json"
+    if args.keep and previous.is_file():  # sections not rerun keep their last figures
+        results = json.loads(previous.read_text())
+    results.update(
+        date=time.strftime("%Y-%m-%d"), quick=args.quick, repeats=repeats, machine=machine()
+    )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         runs = work / "runs"
@@ -475,10 +478,13 @@ def main() -> None:
             if name in only:
                 print(f"[speed] {name} ...", file=sys.stderr, flush=True)
                 results[name] = step()
-    out = Path(args.out)
+                save(results, out)  # after every section: a later failure loses only its own
+    print(markdown(results))
+
+
+def save(results: dict, out: Path) -> None:
     (out / "speed.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "SPEED.md").write_text(markdown(results))
-    print(markdown(results))
 
 
 if __name__ == "__main__":

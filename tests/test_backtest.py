@@ -121,6 +121,20 @@ def test_backtest_command(workdir):
     assert lines[4].startswith("mean")
     out = Path(lines[-1])
     assert (out / "backtest.json").is_file()
+    assert (out / "plots" / "error_by_fold.png").is_file()
+    plain = invoke(
+        "backtest",
+        path,
+        "--folds",
+        2,
+        "-q",
+        "--set",
+        "model.type=naive",
+        "--set",
+        "output.plots=false",
+    )
+    assert plain.exit_code == 0, plain.output
+    assert not any((Path(plain.stdout.strip().splitlines()[-1]) / "plots").glob("*"))
 
     gated = invoke("backtest", path, "--folds", 2, "-q", "--json", "--max-metric", "test.mae=0.01")
     assert gated.exit_code == 3, gated.output

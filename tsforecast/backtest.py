@@ -319,11 +319,12 @@ def _finish(
     """Write the fold table, the plot and, last, backtest.json."""
     frame = _fold_table(results)
     out.write_text(FOLDS_CSV, frame.to_csv(index=False))
-    plots.error_by_fold(
-        frame,
-        f"{config.model.type}: backtest error by fold ({len(plans)} folds)",
-        out.file(PLOTS) / "error_by_fold.png",
-    )
+    if config.output.plots:
+        plots.error_by_fold(
+            frame,
+            f"{config.model.type}: backtest error by fold ({len(plans)} folds)",
+            out.file(PLOTS) / "error_by_fold.png",
+        )
     summary = {
         "model": config.model.type,
         "settings": {

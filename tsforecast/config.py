@@ -255,8 +255,9 @@ class TrainingConfig:
     )
     jit_compile: Literal["auto", True, False] = option(
         "auto",
-        help="Compile the train and predict steps with XLA; `auto` (Keras' default) compiles "
-        "them on a GPU and not on a CPU. Needs `deterministic: false`.",
+        help="Compile the train and predict steps with XLA: `auto` (Keras' default) does on a "
+        "GPU, not on a CPU. Keras never does while `deterministic` is true, so `true` needs "
+        "`deterministic: false`.",
     )
     steps_per_execution: int = option(
         1,
@@ -290,7 +291,9 @@ class OutputConfig:
         None, help="Run name prefix (default: the model type).", check=safe_name
     )
     plots: bool = option(
-        True, help="Draw the learning curve and the forecast plot into the run's `plots/`."
+        True,
+        help="Draw the run's figures into its `plots/` (train, backtest and tune); false "
+        "for batch jobs that need none.",
     )
 
 

@@ -330,9 +330,10 @@ def tune(
     best = space.trial_config(values)
     best_loss = float(completed[OBJECTIVE].iloc[0])
     run.write_text(TRIALS, trials.to_csv(index=False))
-    plots.trials(
-        trials, OBJECTIVE, f"{space.settings.algorithm} search", run.file(PLOTS) / "trials.png"
-    )
+    if space.base.output.plots:
+        plots.trials(
+            trials, OBJECTIVE, f"{space.settings.algorithm} search", run.file(PLOTS) / "trials.png"
+        )
     run.write_text(BEST_CONFIG, dump_config(best))
     run.write_json(
         SUMMARY,

@@ -240,8 +240,11 @@ def window_dataset(
             return order.variable[lo : tf.minimum(lo + batch_size, n_windows)]
 
         n_batches = batches_per_epoch(n_windows, batch_size)
-        dataset = tf.data.Dataset.range(n_batches).map(batch_starts)
-    elif shuffle:
+        dataset = tf.data.Dataset.range(n_batches).map(
+            lambda i: gather(batch_starts(i)), num_parallel_calls=tf.data.AUTOTUNE
+        )
+        return dataset.prefetch(tf.data.AUTOTUNE)
+    if shuffle:
         dataset = tf.data.Dataset.from_tensor_slices(np.asarray(starts, dtype=np.int64))
         dataset = dataset.shuffle(n_windows, seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.batch(batch_size)
