@@ -347,6 +347,32 @@ def bench_panel(repeats: int, n_series: int, length: int, work: Path, out_dir: P
 # --------------------------------------------------------------------------------------------
 
 
+NOTES = """
+How each figure is taken (every measurement in a fresh Python process):
+
+- **train overhead**: `tsforecast.training.train` on `benchmarks/speed/{mlp,lstm}.yaml`
+  (ETTh1, 7 columns, 96 -> 24, 10 epochs, batch 64, early stopping off) against
+  `benchmarks/speed/reference_train.py`, plain Keras doing the same work with every window
+  built in memory: `model.fit` with validation, val/test predictions and MSE, saving the
+  model. Both are timed after their imports; runs alternate. The fixed cost is the median
+  difference: a run also writes metrics beside the naive baseline, two plots and its files.
+  "no plots" sets `output.plots: false`.
+- **input pipeline**: `benchmarks/speed/pipeline.yaml` (ETTh1, all 7 columns, W=512,
+  H=96, channel-independent linear model with instance normalisation, batch 32): the
+  median of 5 passes over the training dataset alone against the median epoch of
+  `model.fit` on it (first epoch, which traces, left out).
+- **peak RSS**: `ru_maxrss` of one `train` (one epoch, linear model, W=512, H=96, batch
+  256) on a generated single series, imports included.
+- **predict**: `tsforecast.forecasting.predict` of 1,000 series of 200 steps from one run,
+  timed after importing TensorFlow and Keras.
+- **many series**: one epoch of an MLP on 10,000 series of 200 steps (id column) against
+  one series of 2,000,000 steps; time of the whole `train` per training window.
+
+Noise: this kind of shared 2-core machine varies by 10-30% from run to run; medians of
+alternating runs are reported, and every individual time is in `speed.json`.
+"""
+
+
 def markdown(results: dict) -> str:
     m = results["machine"]
     lines = [
@@ -422,6 +448,7 @@ def markdown(results: dict) -> str:
             "<= 1.20",
             r["ratio_per_window"] <= 1.2,
         )
+    lines += ["", NOTES.strip()]
     if "options" in results:
         lines += [
             "",
