@@ -224,7 +224,8 @@ model, network = build_compiled_model(config, prepared)
 network.fit(train, epochs=repeats + 1, verbose=0, callbacks=[numbering, EpochTimes()])
 fit_s = statistics.median(times[1:])  # the first epoch traces the train step
 print(json.dumps({"windows": windows, "iterate_s": loop_s, "iterate_in_graph_s": graph_s,
-                  "fit_epoch_s": fit_s, "ratio": fit_s / loop_s, "ratio_in_graph": fit_s / graph_s}))
+                  "fit_epoch_s": fit_s, "ratio": fit_s / loop_s,
+                  "ratio_in_graph": fit_s / graph_s}))
 """
 
 
