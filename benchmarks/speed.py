@@ -136,7 +136,12 @@ def bench_overhead(repeats: int, epochs: int, out_dir: Path, kinds: list[str]) -
             reference.append(
                 python(
                     (HERE / "speed" / "reference_train.py").read_text(),
-                    kind, str(ETTH1), "96", "24", str(epochs), "64",
+                    kind,
+                    str(ETTH1),
+                    "96",
+                    "24",
+                    str(epochs),
+                    "64",
                 )["seconds"]
             )
         results[name] = {
@@ -155,7 +160,8 @@ OPTION_VARIANTS = {
     "deterministic: false": ["training.deterministic=false"],
     "steps_per_execution: 16": ["training.steps_per_execution=16"],
     "jit_compile: true (XLA), deterministic: false": [
-        "training.jit_compile=true", "training.deterministic=false"
+        "training.jit_compile=true",
+        "training.deterministic=false",
     ],
 }
 
@@ -311,9 +317,9 @@ def bench_predict(repeats: int, n_series: int, work: Path, out_dir: Path) -> dic
     data = work / "predict_panel.parquet"
     panel(data, n_series, 200)
     config = HERE / "speed" / "predict.yaml"
-    run_dir = python(
-        TRAIN_CHILD, str(config), f"data.path={data}", f"output.dir={out_dir}"
-    )["run_dir"]
+    run_dir = python(TRAIN_CHILD, str(config), f"data.path={data}", f"output.dir={out_dir}")[
+        "run_dir"
+    ]
     seconds = [
         python(PREDICT_CHILD, run_dir, str(data), str(work / "forecast.csv"))["seconds"]
         for _ in range(repeats)
@@ -337,8 +343,11 @@ def bench_panel(repeats: int, n_series: int, length: int, work: Path, out_dir: P
         ]
         seconds = statistics.median(r["seconds"] for r in runs)
         windows = runs[0]["train_windows"]
-        results[name] = {"seconds": seconds, "train_windows": windows,
-                         "us_per_window": 1e6 * seconds / windows}
+        results[name] = {
+            "seconds": seconds,
+            "train_windows": windows,
+            "us_per_window": 1e6 * seconds / windows,
+        }
     results["ratio_per_window"] = (
         results["many_series"]["us_per_window"] / results["one_series"]["us_per_window"]
     )
@@ -405,20 +414,20 @@ def markdown(results: dict) -> str:
             )
     if "pipeline" in results:
         r = results["pipeline"]
-        row(
-            "input pipeline: model epoch / dataset-only epoch, read as `fit` reads it "
-            "(in a compiled function)",
-            f"{r['fit_epoch_s']:.2f} s / {r['iterate_in_graph_s']:.3f} s = "
-            f"{r['ratio_in_graph']:.1f}x",
-            ">= 10x",
-            r["ratio_in_graph"] >= 10,
-        )
-        row(
-            "input pipeline: the same, dataset read by a Python `for` loop",
-            f"{r['fit_epoch_s']:.2f} s / {r['iterate_s']:.3f} s = {r['ratio']:.1f}x",
-            ">= 10x",
-            r["ratio"] >= 10,
-        )
+        for how, seconds, ratio in (
+            (
+                "read as `fit` reads it (in a compiled function)",
+                "iterate_in_graph_s",
+                "ratio_in_graph",
+            ),
+            ("read by a Python `for` loop", "iterate_s", "ratio"),
+        ):
+            row(
+                f"input pipeline: model epoch / dataset-only epoch, {how}",
+                f"{r['fit_epoch_s']:.2f} s / {r[seconds]:.3f} s = {r[ratio]:.1f}x",
+                ">= 10x",
+                r[ratio] >= 10,
+            )
     if "memory" in results:
         for n, r in results["memory"].items():
             if n.isdigit():
@@ -498,9 +507,7 @@ def main() -> None:
                 [20_000] if args.quick else [1_000_000, 2_000_000, 5_000_000], work, runs
             ),
             "predict": lambda: bench_predict(repeats, 50 if args.quick else 1000, work, runs),
-            "panel": lambda: bench_panel(
-                1, 100 if args.quick else 10_000, 200, work, runs
-            ),
+            "panel": lambda: bench_panel(1, 100 if args.quick else 10_000, 200, work, runs),
         }
         for name, step in steps.items():
             if name in only:

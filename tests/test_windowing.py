@@ -91,9 +91,8 @@ def test_shuffled_dataset_holds_the_same_windows():
     table = table_of([50])
     window = WindowConfig(input_width=4, horizon=1)
     starts = np.arange(40)
-    dataset = window_dataset(
-        table.values.astype("float32"), starts, window, 1, 8, shuffle=True, seed=1
-    )
+    order = EpochOrder(starts, shuffle=True, seed=1)
+    dataset = window_dataset(table.values.astype("float32"), starts, window, 1, 8, order=order)
     firsts = np.concatenate([b[0].numpy()[:, 0, 0] for b in dataset])
     assert sorted(firsts) == list(range(40)) and list(firsts) != list(range(40))
 

@@ -175,8 +175,6 @@ def window_dataset(
     n_targets: int,
     batch_size: int,
     *,
-    shuffle: bool = False,
-    seed: int | None = None,
     with_targets: bool = True,
     target_steps: tuple[int, ...] | None = None,
     order: EpochOrder | None = None,
@@ -189,15 +187,13 @@ def window_dataset(
         window: Input width and horizon.
         n_targets: Leading columns of ``values`` that are targets.
         batch_size: Windows per batch.
-        shuffle: Shuffle the window order (every epoch when ``epochs`` is given).
-        seed: Shuffle seed.
         with_targets: Yield only inputs when False (for prediction).
         target_steps: Input steps that each get the next ``horizon`` rows as targets, for
             seq-to-seq models: targets are then ``(batch, len(target_steps), horizon,
             n_targets)``. None gives the window's targets, ``(batch, horizon, n_targets)``.
         order: The window order of the epoch being trained, for training datasets: each
-            pass then reads the batches in the order this holds when it starts (``starts``,
-            ``shuffle`` and ``seed`` are taken from it).
+            pass then reads the windows in the order this holds when it starts. None reads
+            ``starts`` in order.
     """
     import tensorflow as tf
 
@@ -233,41 +229,17 @@ def window_dataset(
         return inputs, targets
 
     n_windows = len(starts)
-    if order is not None:
-        # batch i is a slice of the order variable, read when the batch is made
-        def batch_starts(i):
-            lo = i * batch_size
-            return order.variable[lo : tf.minimum(lo + batch_size, n_windows)]
+    # batch i is a slice of the start rows (of the order variable, read when the batch is
+    # made), gathered in the same map: one tf.data stage per batch, none per window
+    rows = order.variable if order is not None else tf.constant(np.asarray(starts, np.int64))
 
-        n_batches = batches_per_epoch(n_windows, batch_size)
-        dataset = tf.data.Dataset.range(n_batches).map(
-            lambda i: gather(batch_starts(i)), num_parallel_calls=tf.data.AUTOTUNE
-        )
-        return dataset.prefetch(tf.data.AUTOTUNE)
-    if shuffle:
-        dataset = tf.data.Dataset.from_tensor_slices(np.asarray(starts, dtype=np.int64))
-        dataset = dataset.shuffle(n_windows, seed=seed, reshuffle_each_iteration=True)
-        dataset = dataset.batch(batch_size)
-    else:
-        dataset = _batches(tf.constant(np.asarray(starts, dtype=np.int64)), n_windows, batch_size)
-    dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    def batch(i):
+        lo = i * batch_size
+        return gather(rows[lo : tf.minimum(lo + batch_size, n_windows)])
+
+    dataset = tf.data.Dataset.range(batches_per_epoch(n_windows, batch_size))
+    dataset = dataset.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def _batches(order: Any, n_windows: int, batch_size: int) -> Any:
-    """A dataset of ``(batch,)`` start vectors cut from ``order``, the last one short.
-
-    Cutting whole batches at once spares tf.data batching every start one by one, which
-    costs more than gathering the windows.
-    """
-    import tensorflow as tf
-
-    full = n_windows // batch_size
-    whole = tf.reshape(order[: full * batch_size], [full, batch_size])
-    dataset = tf.data.Dataset.from_tensor_slices(whole)
-    if n_windows % batch_size:
-        dataset = dataset.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size :]))
-    return dataset
 
 
 class EpochOrder:
