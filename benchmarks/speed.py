@@ -15,7 +15,8 @@ Sections:
               and for the MLP without plots (the outputs the plain script writes).
     options   what steps_per_execution, XLA and non-deterministic ops buy (MLP config).
     pipeline  iterating the training dataset alone vs the model consuming it, ETTh1 W=512,
-              read in a compiled function (as `fit` reads it) and by a Python loop.
+              read in a compiled loop (as `fit` reads it), by Dataset.reduce and by a
+              Python loop.
     memory    peak resident memory of one epoch on 1M, 2M and 5M-step series (W=512, H=96).
     predict   forecasting 1,000 series from one run, after the TensorFlow import.
     panel     training on 10,000 short series vs one long series of the same total length.
@@ -204,34 +205,54 @@ def python_loop():
     return n
 
 
-def in_graph():
-    # how Keras reads batches: in TensorFlow's runtime, with no Python per batch (reduce,
-    # not a loop in a tf.function: autograph cannot read code run with python -c)
+def reduced():
+    # in TensorFlow's runtime, with no Python per batch; reduce calls its function per batch
     count = lambda n, batch: n + tf.shape(batch[0], out_type=tf.int64)[0]
     return train.reduce(tf.constant(0, tf.int64), count)
+
+
+batches = len(train)
+
+
+@tf.function(autograph=False)  # autograph cannot read code run with python -c
+def in_graph():
+    # how Keras' train function reads: the iterator's get_next inside a compiled function
+    iterator = iter(train)
+
+    def step(i, n):
+        inputs, _ = iterator.get_next()
+        return i + 1, n + tf.shape(inputs, out_type=tf.int64)[0]
+
+    start = (tf.constant(0), tf.constant(0, tf.int64))
+    return tf.while_loop(lambda i, n: i < batches, step, start)[1]
 
 
 def timed(f):
     start = time.perf_counter(); f(); return time.perf_counter() - start
 
 
-windows = python_loop(); in_graph()  # warm up (and trace)
-loop_s = statistics.median(timed(python_loop) for _ in range(repeats))
-graph_s = statistics.median(timed(in_graph) for _ in range(repeats))
+windows = python_loop(); reduced(); in_graph()  # warm up (and trace)
+times = {"loop": [], "reduce": [], "graph": []}
+for _ in range(repeats):  # alternately, so that the machine's noise spreads evenly
+    for name, f in (("loop", python_loop), ("reduce", reduced), ("graph", in_graph)):
+        times[name].append(timed(f))
+loop_s, reduce_s, graph_s = (statistics.median(times[k]) for k in ("loop", "reduce", "graph"))
 
 
 class EpochTimes(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None): self.start = time.perf_counter()
-    def on_epoch_end(self, epoch, logs=None): times.append(time.perf_counter() - self.start)
+    def on_epoch_end(self, epoch, logs=None): times_fit.append(time.perf_counter() - self.start)
 
 
-times = []
+times_fit = []
 model, network = build_compiled_model(config, prepared)
 network.fit(train, epochs=repeats + 1, verbose=0, callbacks=[numbering, EpochTimes()])
-fit_s = statistics.median(times[1:])  # the first epoch traces the train step
-print(json.dumps({"windows": windows, "iterate_s": loop_s, "iterate_in_graph_s": graph_s,
-                  "fit_epoch_s": fit_s, "ratio": fit_s / loop_s,
-                  "ratio_in_graph": fit_s / graph_s}))
+fit_s = statistics.median(times_fit[1:])  # the first epoch traces the train step
+print(json.dumps({"windows": windows, "batches": batches, "iterate_s": loop_s,
+                  "iterate_reduce_s": reduce_s, "iterate_in_graph_s": graph_s,
+                  "fit_epoch_s": fit_s, "ratio": fit_s / loop_s, "ratio_reduce": fit_s / reduce_s,
+                  "ratio_in_graph": fit_s / graph_s, "all_iterate_s": times,
+                  "all_fit_epoch_s": times_fit}))
 """
 
 
@@ -332,21 +353,24 @@ def bench_panel(repeats: int, n_series: int, length: int, work: Path, out_dir: P
     panel(many, n_series, length)
     panel(one, 1, n_series * length)
     config = HERE / "speed" / "panel.yaml"
+    cases = {"many_series": (many, ["data.id_column=id"]), "one_series": (one, [])}
+    runs: dict[str, list] = {name: [] for name in cases}
+    for _ in range(repeats):  # alternately, so that the machine's noise spreads evenly
+        for name, (path, extra) in cases.items():
+            runs[name].append(
+                python(
+                    MEMORY_CHILD, str(config), f"data.path={path}", f"output.dir={out_dir}", *extra
+                )
+            )
     results = {}
-    for name, path, extra in (
-        ("many_series", many, ["data.id_column=id"]),
-        ("one_series", one, []),
-    ):
-        runs = [
-            python(MEMORY_CHILD, str(config), f"data.path={path}", f"output.dir={out_dir}", *extra)
-            for _ in range(repeats)
-        ]
-        seconds = statistics.median(r["seconds"] for r in runs)
-        windows = runs[0]["train_windows"]
+    for name, done in runs.items():
+        seconds = statistics.median(r["seconds"] for r in done)
+        windows = done[0]["train_windows"]
         results[name] = {
             "seconds": seconds,
             "train_windows": windows,
             "us_per_window": 1e6 * seconds / windows,
+            "all_seconds": [r["seconds"] for r in done],
         }
     results["ratio_per_window"] = (
         results["many_series"]["us_per_window"] / results["one_series"]["us_per_window"]
@@ -370,13 +394,17 @@ How each figure is taken (every measurement in a fresh Python process):
 - **input pipeline**: `benchmarks/speed/pipeline.yaml` (ETTh1, all 7 columns, W=512,
   H=96, channel-independent linear model with instance normalisation, batch 32): the
   median of 5 passes over the training dataset alone against the median epoch of
-  `model.fit` on it (first epoch, which traces, left out).
+  `model.fit` on it (first epoch, which traces, left out). Each pass is read three ways,
+  in turn: by the iterator's `get_next` in a compiled loop, which is how Keras' train
+  function reads its batches; by `Dataset.reduce`, which also calls a function per batch;
+  and by a Python `for` loop, which pays Python's cost per batch as well.
 - **peak RSS**: `ru_maxrss` of one `train` (one epoch, linear model, W=512, H=96, batch
   256) on a generated single series, imports included.
 - **predict**: `tsforecast.forecasting.predict` of 1,000 series of 200 steps from one run,
   timed after importing TensorFlow and Keras.
 - **many series**: one epoch of an MLP on 10,000 series of 200 steps (id column) against
-  one series of 2,000,000 steps; time of the whole `train` per training window.
+  one series of 2,000,000 steps, run alternately; median time of the whole `train` per
+  training window.
 
 Noise: this kind of shared 2-core machine varies by 10-30% from run to run; medians of
 alternating runs are reported, and every individual time is in `speed.json`.
@@ -414,14 +442,18 @@ def markdown(results: dict) -> str:
             )
     if "pipeline" in results:
         r = results["pipeline"]
-        for how, seconds, ratio in (
+        ways = [
             (
-                "read as `fit` reads it (in a compiled function)",
+                "read as `fit` reads it (get_next in a compiled loop)",
                 "iterate_in_graph_s",
                 "ratio_in_graph",
             ),
+            ("read by `Dataset.reduce`", "iterate_reduce_s", "ratio_reduce"),
             ("read by a Python `for` loop", "iterate_s", "ratio"),
-        ):
+        ]
+        for how, seconds, ratio in ways:
+            if seconds not in r:
+                continue
             row(
                 f"input pipeline: model epoch / dataset-only epoch, {how}",
                 f"{r['fit_epoch_s']:.2f} s / {r[seconds]:.3f} s = {r[ratio]:.1f}x",
@@ -507,7 +539,7 @@ def main() -> None:
                 [20_000] if args.quick else [1_000_000, 2_000_000, 5_000_000], work, runs
             ),
             "predict": lambda: bench_predict(repeats, 50 if args.quick else 1000, work, runs),
-            "panel": lambda: bench_panel(1, 100 if args.quick else 10_000, 200, work, runs),
+            "panel": lambda: bench_panel(repeats, 100 if args.quick else 10_000, 200, work, runs),
         }
         for name, step in steps.items():
             if name in only:

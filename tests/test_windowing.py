@@ -6,10 +6,13 @@ import pytest
 from conftest import base_config
 
 from tsforecast.config import SplitConfig, WindowConfig, config_from_dict
+from tsforecast.data import windowing
 from tsforecast.data.dataset import prepare_data
 from tsforecast.data.loading import SeriesTable
 from tsforecast.data.windowing import (
+    BlockedSeries,
     EpochOrder,
+    block_rows,
     gather_targets,
     last_window_starts,
     split_bounds,
@@ -123,6 +126,60 @@ def test_training_dataset_reads_each_epoch_in_its_own_order():
     unshuffled = EpochOrder(starts, shuffle=False, seed=7)
     unshuffled.set_epoch(5)
     np.testing.assert_array_equal(unshuffled.variable.numpy(), starts)
+
+
+@pytest.mark.parametrize("block", [2, 4, 8])
+def test_blocked_series_reads_the_rows_of_every_window(block):
+    import tensorflow as tf
+
+    n_rows = 103  # a multiple of no block: the shifted copies end in padding
+    values = np.random.default_rng(block).normal(size=(n_rows, 3)).astype("float32")
+    blocked = BlockedSeries(tf.constant(values), block)
+    for offset, length in ((0, 2 * block), (block, 3 * block), (4 * block, block)):
+        last = n_rows - offset - length  # reads the series' last row
+        starts = np.array([0, 1, block - 1, block, block + 1, 57, last - 1, last])
+        first = blocked.first_blocks(tf.constant(starts, tf.int32))
+        got = blocked.gather(first, offset, length).numpy()
+        np.testing.assert_array_equal(got, values[starts[:, None] + offset + np.arange(length)])
+
+
+def test_block_rows_divide_the_input_width_and_keep_to_the_memory_budget(monkeypatch):
+    values = np.zeros((1000, 2), np.float32)  # 8,000 bytes
+    assert [block_rows(values, w) for w in (512, 12, 6, 7)] == [8, 4, 2, 1]
+    monkeypatch.setattr(windowing, "BLOCKED_BYTES", 4 * 8000)
+    assert block_rows(values, 512) == 4
+    monkeypatch.setattr(windowing, "BLOCKED_BYTES", 8000)
+    assert block_rows(values, 512) == 1
+
+
+@pytest.mark.parametrize(
+    "width, horizon, n_targets, steps",
+    [(8, 4, 2, None), (8, 4, 1, None), (8, 3, 2, None), (6, 2, 2, (1, 3, 5)), (5, 2, 2, None)],
+)
+def test_blocked_and_row_by_row_datasets_yield_the_same_batches(
+    monkeypatch, width, horizon, n_targets, steps
+):
+    table = table_of([70, 45])
+    values = table.values.astype("float32")
+    window = WindowConfig(input_width=width, horizon=horizon)
+    starts = np.concatenate([np.arange(0, 70 - width - horizon + 1), [70, 114 - width - horizon]])
+
+    def batches(with_targets):
+        order = EpochOrder(starts, shuffle=True, seed=3)
+        order.set_epoch(1)
+        dataset = window_dataset(
+            values, starts, window, n_targets, 16,
+            with_targets=with_targets, target_steps=steps, order=order,
+        )  # fmt: skip
+        return [[t.numpy() for t in (b if with_targets else (b,))] for b in dataset]
+
+    blocked = batches(True), batches(False)
+    monkeypatch.setattr(windowing, "BLOCK_ROWS", ())
+    for got, want in zip(blocked, (batches(True), batches(False)), strict=True):
+        assert len(got) == len(want) == -(-len(starts) // 16)
+        for got_batch, want_batch in zip(got, want, strict=True):
+            for a, b in zip(got_batch, want_batch, strict=True):
+                np.testing.assert_array_equal(a, b)
 
 
 def test_split_too_short_for_window_is_a_clear_error():

@@ -6,7 +6,9 @@ Seq-to-seq models also get a target at input steps ``t``: rows ``s + t + 1 .. s 
 (for the last step, the window's own targets).
 Only these start indices are kept in memory; tf.data gathers each batch of windows from
 the series array on the fly, like ``keras.utils.timeseries_dataset_from_array`` does for
-one series, but over many series and split boundaries at once.
+one series, but over many series and split boundaries at once. Where memory allows, the
+gathers read a blocked copy of the series (:class:`BlockedSeries`), a few times the
+series' size rather than the windows' hundreds.
 """
 
 from __future__ import annotations
@@ -168,6 +170,87 @@ def series_tensor(values: np.ndarray) -> Any:
     return tensor
 
 
+#: Rows per block that :class:`BlockedSeries` tries, largest first.
+BLOCK_ROWS = (8, 4, 2)
+#: The most memory, in bytes, that the blocked copies of one series may take.
+BLOCKED_BYTES = 64 * 2**20
+
+
+class BlockedSeries:
+    """The series kept as ``block`` copies, shifted by 0 .. block - 1 rows and cut into
+    blocks of ``block`` rows, so that a window is read as a few long runs of memory.
+
+    A window's rows ``[s, s + k)``, with ``block`` dividing ``k``, are the ``k / block``
+    consecutive blocks of copy ``s % block`` from block ``s // block``. Gathering them takes
+    ``block`` times fewer indices than gathering the rows one by one, and the time of a
+    gather goes with its indices, not with the bytes of a short row. The copies cost
+    ``block`` times the series' memory.
+    """
+
+    def __init__(self, series: Any, block: int) -> None:
+        import tensorflow as tf
+
+        n_rows, n_cols = series.shape
+        self.block, self.n_cols = block, n_cols
+        self.n_blocks = -(-n_rows // block)
+        # rows past the end only ever fill the last block of a shifted copy; no window
+        # reads them
+        pad = self.n_blocks * block + block - n_rows
+        padded = tf.concat([series, tf.zeros([pad, n_cols], series.dtype)], axis=0)
+        copies = [
+            tf.reshape(padded[shift : shift + self.n_blocks * block], [self.n_blocks, -1])
+            for shift in range(block)
+        ]
+        # (block * n_blocks, block * n_cols): row shift * n_blocks + q holds the rows
+        # shift + q * block .. shift + (q + 1) * block - 1
+        self.blocks = tf.concat(copies, axis=0)
+
+    def reads(self, offset: int, length: int) -> bool:
+        """Whether rows ``[s + offset, s + offset + length)`` can be read in blocks."""
+        return offset % self.block == 0 and length % self.block == 0
+
+    def first_blocks(self, starts: Any) -> Any:
+        """The block holding each start row and the ``block - 1`` rows after it."""
+        return (starts % self.block) * self.n_blocks + starts // self.block
+
+    def gather(self, first: Any, offset: int, length: int) -> Any:
+        """Rows ``[s + offset, s + offset + length)`` for every start ``s``, given its
+        :meth:`first_blocks`: ``(batch,) -> (batch, length, n_cols)``."""
+        import tensorflow as tf
+
+        blocks = np.arange(offset // self.block, (offset + length) // self.block)
+        index = first[:, None] + tf.constant(blocks, dtype=first.dtype)
+        # (batch, length / block, block * n_cols) -> (batch, length, n_cols)
+        return tf.reshape(tf.gather(self.blocks, index), [-1, length, self.n_cols])
+
+
+#: The last blocked series made by :func:`blocked_series`: (weak reference to the values,
+#: rows per block, the blocked series).
+_blocked: tuple[Any, int, Any] = (None, 0, None)
+
+
+def block_rows(values: np.ndarray, input_width: int) -> int:
+    """Rows per block for windows of ``input_width`` rows of ``values``: the largest of
+    :data:`BLOCK_ROWS` that divides the width and keeps the copies within
+    :data:`BLOCKED_BYTES`, else 1 (rows are gathered one by one)."""
+    series_bytes = values.shape[0] * values.shape[1] * 4
+    for block in BLOCK_ROWS:
+        if input_width % block == 0 and block * series_bytes <= BLOCKED_BYTES:
+            return block
+    return 1
+
+
+def blocked_series(values: np.ndarray, block: int) -> BlockedSeries:
+    """The :class:`BlockedSeries` of ``values``, made once for the datasets built from it."""
+    global _blocked
+    ref, rows, blocked = _blocked
+    if ref is not None and ref() is values and rows == block:
+        return blocked
+    blocked = BlockedSeries(series_tensor(values), block)
+    _blocked = (weakref.ref(values), block, blocked)
+    return blocked
+
+
 def window_dataset(
     values: np.ndarray,
     starts: np.ndarray,
@@ -197,48 +280,73 @@ def window_dataset(
     """
     import tensorflow as tf
 
+    width, horizon = window.input_width, window.horizon
     series = series_tensor(values)
+    block = block_rows(values, width)
+    blocked = blocked_series(values, block) if block > 1 else None
     # int32 row indices where they fit: tf.gather is faster with them
-    index_type = tf.int32 if len(values) < 2**31 else tf.int64
-    input_offsets = tf.range(window.input_width, dtype=index_type)
-    if target_steps is None:
-        # (horizon,): rows after the window
-        target_offsets = tf.range(
-            window.input_width, window.input_width + window.horizon, dtype=index_type
-        )
-    else:
+    index_type = tf.int32 if len(values) + block * block < 2**31 else tf.int64
+    if target_steps is not None:
         # (n_steps, horizon): the horizon rows after each chosen input step
         steps = np.asarray(target_steps, dtype=np.int64)
-        if steps.min() < 0 or steps.max() >= window.input_width:
-            raise ValueError(f"target_steps must lie in [0, {window.input_width})")
-        offsets = steps[:, None] + 1 + np.arange(window.horizon)
-        target_offsets = tf.constant(offsets, dtype=index_type)
+        if steps.min() < 0 or steps.max() >= width:
+            raise ValueError(f"target_steps must lie in [0, {width})")
+        step_offsets = tf.constant(steps[:, None] + 1 + np.arange(horizon), dtype=index_type)
+
+    def rows(source, batch_starts, offset, length):
+        # (batch,) -> (batch, length, n_columns of source): rows one by one
+        offsets = tf.constant(np.arange(offset, offset + length), dtype=index_type)
+        return tf.gather(source, batch_starts[:, None] + offsets)
 
     # sliced once here: slicing inside gather() would copy the whole series every batch
     target_series = series if n_targets == series.shape[1] else series[:, :n_targets]
+    targets_in_blocks = (
+        blocked is not None
+        and target_steps is None
+        and n_targets == series.shape[1]
+        and blocked.reads(width, horizon)
+    )
 
     def gather(batch_starts):
         batch_starts = tf.cast(batch_starts, index_type)
         # (batch,) -> (batch, input_width, n_inputs)
-        inputs = tf.gather(series, batch_starts[:, None] + input_offsets)
+        if blocked is not None:
+            first = blocked.first_blocks(batch_starts)
+            inputs = blocked.gather(first, 0, width)
+        else:
+            inputs = rows(series, batch_starts, 0, width)
         if not with_targets:
             return inputs
         # (batch,) -> (batch, horizon, n_targets), or (batch, n_steps, horizon, n_targets)
-        index = tf.reshape(batch_starts, [-1] + [1] * len(target_offsets.shape)) + target_offsets
-        targets = tf.gather(target_series, index)
+        if target_steps is not None:
+            targets = tf.gather(target_series, batch_starts[:, None, None] + step_offsets)
+        elif targets_in_blocks:
+            targets = blocked.gather(first, width, horizon)
+        else:
+            targets = rows(target_series, batch_starts, width, horizon)
         return inputs, targets
 
     n_windows = len(starts)
-    # batch i is a slice of the start rows (of the order variable, read when the batch is
-    # made), gathered in the same map: one tf.data stage per batch, none per window
-    rows = order.variable if order is not None else tf.constant(np.asarray(starts, np.int64))
+    n_batches = batches_per_epoch(n_windows, batch_size)
+    whole = n_windows // batch_size
 
-    def batch(i):
-        lo = i * batch_size
-        return gather(rows[lo : tf.minimum(lo + batch_size, n_windows)])
+    def batches(rows):
+        # (n_windows,) start rows -> batches of them, the short last one after the whole
+        # ones, each gathered by one parallel map: no tf.data stage per window
+        dataset = tf.data.Dataset.from_tensor_slices(
+            tf.reshape(rows[: whole * batch_size], [whole, batch_size])
+        )
+        if n_windows % batch_size:
+            dataset = dataset.concatenate(tf.data.Dataset.from_tensors(rows[whole * batch_size :]))
+        return dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
 
-    dataset = tf.data.Dataset.range(batches_per_epoch(n_windows, batch_size))
-    dataset = dataset.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
+    if order is None:
+        dataset = batches(tf.constant(np.asarray(starts, np.int64)))
+    else:
+        # each pass reads the order variable once, when it starts
+        dataset = tf.data.Dataset.from_tensors(0).map(lambda _: order.variable.read_value())
+        dataset = dataset.flat_map(batches)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
