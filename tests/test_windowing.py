@@ -134,7 +134,7 @@ def test_blocked_series_reads_the_rows_of_every_window(block):
 
     n_rows = 103  # a multiple of no block: the shifted copies end in padding
     values = np.random.default_rng(block).normal(size=(n_rows, 3)).astype("float32")
-    blocked = BlockedSeries(tf.constant(values), block)
+    blocked = BlockedSeries(values, block)
     for offset, length in ((0, 2 * block), (block, 3 * block), (4 * block, block)):
         last = n_rows - offset - length  # reads the series' last row
         starts = np.array([0, 1, block - 1, block, block + 1, 57, last - 1, last])

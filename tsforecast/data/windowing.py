@@ -173,7 +173,7 @@ def series_tensor(values: np.ndarray) -> Any:
 #: Rows per block that :class:`BlockedSeries` tries, largest first.
 BLOCK_ROWS = (8, 4, 2)
 #: The most memory, in bytes, that the blocked copies of one series may take.
-BLOCKED_BYTES = 64 * 2**20
+BLOCKED_BYTES = 32 * 2**20
 
 
 class BlockedSeries:
@@ -187,23 +187,22 @@ class BlockedSeries:
     ``block`` times the series' memory.
     """
 
-    def __init__(self, series: Any, block: int) -> None:
+    def __init__(self, values: np.ndarray, block: int) -> None:
         import tensorflow as tf
 
-        n_rows, n_cols = series.shape
+        n_rows, n_cols = values.shape
         self.block, self.n_cols = block, n_cols
         self.n_blocks = -(-n_rows // block)
-        # rows past the end only ever fill the last block of a shifted copy; no window
-        # reads them
-        pad = self.n_blocks * block + block - n_rows
-        padded = tf.concat([series, tf.zeros([pad, n_cols], series.dtype)], axis=0)
-        copies = [
-            tf.reshape(padded[shift : shift + self.n_blocks * block], [self.n_blocks, -1])
-            for shift in range(block)
-        ]
         # (block * n_blocks, block * n_cols): row shift * n_blocks + q holds the rows
-        # shift + q * block .. shift + (q + 1) * block - 1
-        self.blocks = tf.concat(copies, axis=0)
+        # shift + q * block .. shift + (q + 1) * block - 1. Each copy is written in place,
+        # so making them takes no memory beyond the result; rows past the end stay zero
+        # and no window reads them.
+        blocks = np.zeros((block * self.n_blocks, block * n_cols), np.float32)
+        for shift in range(block):
+            rows = max(0, min(self.n_blocks * block, n_rows - shift))
+            copy = blocks[shift * self.n_blocks : (shift + 1) * self.n_blocks].reshape(-1)
+            copy[: rows * n_cols] = values[shift : shift + rows].reshape(-1)
+        self.blocks = tf.convert_to_tensor(blocks)
 
     def reads(self, offset: int, length: int) -> bool:
         """Whether rows ``[s + offset, s + offset + length)`` can be read in blocks."""
@@ -246,7 +245,7 @@ def blocked_series(values: np.ndarray, block: int) -> BlockedSeries:
     ref, rows, blocked = _blocked
     if ref is not None and ref() is values and rows == block:
         return blocked
-    blocked = BlockedSeries(series_tensor(values), block)
+    blocked = BlockedSeries(values, block)
     _blocked = (weakref.ref(values), block, blocked)
     return blocked
 
