@@ -306,6 +306,9 @@ def window_dataset(
         and blocked.reads(width, horizon)
     )
 
+    # no autograph: these functions have no tensor-dependent Python control flow, and
+    # converting them costs more than half a second per run
+    @tf.autograph.experimental.do_not_convert
     def gather(batch_starts):
         batch_starts = tf.cast(batch_starts, index_type)
         # (batch,) -> (batch, input_width, n_inputs)
@@ -329,6 +332,7 @@ def window_dataset(
     n_batches = batches_per_epoch(n_windows, batch_size)
     whole = n_windows // batch_size
 
+    @tf.autograph.experimental.do_not_convert
     def batches(rows):
         # (n_windows,) start rows -> batches of them, the short last one after the whole
         # ones, each gathered by one parallel map: no tf.data stage per window
@@ -343,7 +347,8 @@ def window_dataset(
         dataset = batches(tf.constant(np.asarray(starts, np.int64)))
     else:
         # each pass reads the order variable once, when it starts
-        dataset = tf.data.Dataset.from_tensors(0).map(lambda _: order.variable.read_value())
+        read = tf.autograph.experimental.do_not_convert(lambda _: order.variable.read_value())
+        dataset = tf.data.Dataset.from_tensors(0).map(read)
         dataset = dataset.flat_map(batches)
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
     return dataset.prefetch(tf.data.AUTOTUNE)
