@@ -8,13 +8,6 @@ import numpy as np
 import pandas as pd
 
 
-def load() -> None:
-    """Import matplotlib's figure, its Agg canvas and its font list: the fixed cost of the
-    first figure, which a caller may pay on another thread while it does other work."""
-    from matplotlib.backends import backend_agg  # noqa: F401
-    from matplotlib.figure import Figure  # noqa: F401
-
-
 def _figure(**kwargs):
     """A figure rendered by Agg; no pyplot, so no global figure state and no display."""
     from matplotlib.figure import Figure

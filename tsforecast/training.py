@@ -593,24 +593,6 @@ def _train_into(
     started: float,
     distribution: Distribution,
 ) -> TrainResult:
-    # The plots are drawn on a second thread; matplotlib loads there while the model
-    # trains, and the figures are drawn while the splits are evaluated. Drawing is mostly
-    # Python, training and forecasting mostly TensorFlow outside the interpreter lock.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsforecast-plots") as pool:
-        if config.output.plots:
-            pool.submit(plots.load)
-        return _train_with(pool, run, config, prepared, progress, started, distribution)
-
-
-def _train_with(
-    pool: ThreadPoolExecutor,
-    run: RunDir,
-    config: Config,
-    prepared: PreparedData,
-    progress,
-    started: float,
-    distribution: Distribution,
-) -> TrainResult:
     table, params = prepared.table, config.model.params
     run.write_scaler(prepared.scaler)
     model, backup = build_and_fit(config, prepared, run, progress, distribution)
@@ -637,19 +619,22 @@ def _train_with(
         return predict
 
     results: dict[str, Any] = {}
-    drawings = []
-    if config.output.plots:
-        folder = run.file(PLOTS)
-        draw = _forecast_plot(prepared, config, predictor("test"), folder / "forecast.png")
-        drawings.append(pool.submit(draw))
-        curve = folder / "learning_curve.png"
-        drawings.append(pool.submit(plots.learning_curve, history_frame, curve))
-    for part in ("val", "test"):
-        results[part] = evaluation.compare_with_naive(
-            prepared, part, predictor(part), config.window
-        )
-    for drawing in drawings:
-        drawing.result()
+    # The plots are drawn on a second thread while the splits are evaluated: drawing is
+    # mostly Python, forecasting mostly TensorFlow outside the interpreter lock.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsforecast-plots") as pool:
+        drawings = []
+        if config.output.plots:
+            folder = run.file(PLOTS)
+            draw = _forecast_plot(prepared, config, predictor("test"), folder / "forecast.png")
+            drawings.append(pool.submit(draw))
+            curve = folder / "learning_curve.png"
+            drawings.append(pool.submit(plots.learning_curve, history_frame, curve))
+        for part in ("val", "test"):
+            results[part] = evaluation.compare_with_naive(
+                prepared, part, predictor(part), config.window
+            )
+        for drawing in drawings:
+            drawing.result()
 
     metrics = {
         "model": config.model.type,

@@ -14,6 +14,7 @@ series' size rather than the windows' hundreds.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,25 +150,33 @@ def last_window_starts(table: SeriesTable, width: int) -> np.ndarray:
     return (table.offsets[1:] - width).astype(np.int64)
 
 
-#: The last series converted by :func:`series_tensor`: (weak reference to it, its tensor).
-_converted: tuple[Any, Any] = (None, None)
+#: What was made from the last series seen: (weak reference to it, {kind: what was made}).
+_made: tuple[Any, dict] = (None, {})
 
 
-def series_tensor(values: np.ndarray) -> Any:
-    """``values`` as a float32 tensor, converted once for the datasets built from it.
+def _once_per_series(values: np.ndarray, kind: Any, make: Callable[[], Any]) -> Any:
+    """``make()``, made once for the datasets built from ``values``.
 
     Every dataset of a run (train, validation, each evaluation chunk) gathers from the same
     series; converting it for each would hold a copy of the whole series per dataset.
     """
-    global _converted
+    global _made
+    ref, made = _made
+    if ref is None or ref() is not values:
+        made = {}
+        _made = (weakref.ref(values), made)
+    if kind not in made:
+        made[kind] = make()
+    return made[kind]
+
+
+def series_tensor(values: np.ndarray) -> Any:
+    """``values`` as a float32 tensor, converted once for the datasets built from it."""
     import tensorflow as tf
 
-    ref, tensor = _converted
-    if ref is not None and ref() is values:
-        return tensor
-    tensor = tf.convert_to_tensor(values, dtype=tf.float32)
-    _converted = (weakref.ref(values), tensor)
-    return tensor
+    return _once_per_series(
+        values, "series", lambda: tf.convert_to_tensor(values, dtype=tf.float32)
+    )
 
 
 #: Rows per block that :class:`BlockedSeries` tries, largest first.
@@ -223,11 +232,6 @@ class BlockedSeries:
         return tf.reshape(tf.gather(self.blocks, index), [-1, length, self.n_cols])
 
 
-#: The last blocked series made by :func:`blocked_series`: (weak reference to the values,
-#: rows per block, the blocked series).
-_blocked: tuple[Any, int, Any] = (None, 0, None)
-
-
 def block_rows(values: np.ndarray, input_width: int) -> int:
     """Rows per block for windows of ``input_width`` rows of ``values``: the largest of
     :data:`BLOCK_ROWS` that divides the width and keeps the copies within
@@ -241,13 +245,7 @@ def block_rows(values: np.ndarray, input_width: int) -> int:
 
 def blocked_series(values: np.ndarray, block: int) -> BlockedSeries:
     """The :class:`BlockedSeries` of ``values``, made once for the datasets built from it."""
-    global _blocked
-    ref, rows, blocked = _blocked
-    if ref is not None and ref() is values and rows == block:
-        return blocked
-    blocked = BlockedSeries(values, block)
-    _blocked = (weakref.ref(values), block, blocked)
-    return blocked
+    return _once_per_series(values, ("blocked", block), lambda: BlockedSeries(values, block))
 
 
 def window_dataset(
