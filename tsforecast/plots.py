@@ -31,12 +31,16 @@ def learning_curve(history: pd.DataFrame, path: Path) -> None:
         ax.set_axis_off()
     else:
         epochs = history["epoch"] + 1
-        for column in ("loss", "val_loss"):
-            if column in history:
-                ax.plot(epochs, history[column], marker="o", markersize=3, label=column)
+        drawn = [column for column in ("loss", "val_loss") if column in history]
+        for column in drawn:
+            ax.plot(epochs, history[column], marker="o", markersize=3, label=column)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss (scaled data)")
-        ax.set_yscale("log")
+        # a log scale only where it helps: losses spanning a decade or more
+        losses = history[drawn].to_numpy(dtype=float)
+        losses = losses[np.isfinite(losses) & (losses > 0)]
+        if losses.size and losses.max() >= 10 * losses.min():
+            ax.set_yscale("log")
         ax.legend()
         ax.grid(alpha=0.3)
     ax.set_title("Learning curve")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsforecast import __version__, evaluation, plots
+from tsforecast import __version__, evaluation, plot_process, plots
 from tsforecast.config import Config, OptimizerConfig, TrainingConfig
 from tsforecast.data.dataset import PreparedData, prepare_data
 from tsforecast.data.loading import SeriesTable
@@ -546,6 +546,8 @@ def train(
     prepared = prepared if prepared is not None else prepare_data(config)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     distribution = make_distribution(config.training.distribute)
+    if config.output.plots and distribution.is_chief:
+        plot_process.start()  # it loads matplotlib while the model trains
     if not distribution.is_chief:
         with tempfile.TemporaryDirectory(prefix="tsforecast-worker-") as scratch:
             output = dataclasses.replace(config.output, dir=scratch)
@@ -602,7 +604,6 @@ def _train_into(
     best_epoch = None
     if backup is not None and backup.best_epoch is not None:
         best_epoch = backup.best_epoch + 1
-    run.save_model(model)
     history_frame = pd.read_csv(run.file(HISTORY))
 
     def predictor(part: str) -> Callable[[np.ndarray], heads.Forecast]:
@@ -619,16 +620,20 @@ def _train_into(
         return predict
 
     results: dict[str, Any] = {}
-    # The plots are drawn on a second thread while the splits are evaluated: drawing is
-    # mostly Python, forecasting mostly TensorFlow outside the interpreter lock.
+    # The plots are drawn by the drawing process while the model is saved and the splits
+    # are evaluated here; a thread waits for its answers.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsforecast-plots") as pool:
         drawings = []
+        folder = run.file(PLOTS)
         if config.output.plots:
-            folder = run.file(PLOTS)
-            draw = _forecast_plot(prepared, config, predictor("test"), folder / "forecast.png")
-            drawings.append(pool.submit(draw))
             curve = folder / "learning_curve.png"
-            drawings.append(pool.submit(plots.learning_curve, history_frame, curve))
+            drawings.append(
+                pool.submit(plot_process.draw, plots.learning_curve, history_frame, curve)
+            )
+        run.save_model(model)
+        if config.output.plots:
+            draw = _forecast_plot(prepared, config, predictor("test"), folder / "forecast.png")
+            drawings.append(pool.submit(plot_process.draw, draw))
         for part in ("val", "test"):
             results[part] = evaluation.compare_with_naive(
                 prepared, part, predictor(part), config.window
