@@ -58,6 +58,16 @@ def test_a_dead_process_is_replaced_or_bypassed():
     assert second not in (first, os.getpid())
 
 
+def test_stop_ends_the_process_and_the_next_call_starts_another():
+    first = plot_process.draw(os.getpid)
+    assert plot_process.pid() == first
+    plot_process.stop()
+    assert plot_process.pid() is None
+    assert not os.path.exists(f"/proc/{first}")  # ended and reaped
+    second = plot_process.draw(os.getpid)
+    assert second not in (first, os.getpid())
+
+
 @pytest.mark.parametrize("executable", ["", "/no/such/python"])
 def test_without_a_process_calls_run_here(monkeypatch, executable):
     if plot_process._process is not None:

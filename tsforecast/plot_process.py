@@ -71,6 +71,21 @@ def draw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return function(*args, **kwargs)
 
 
+def pid() -> int | None:
+    """The drawing process's id; None when this process has none running."""
+    process = _process
+    if process is None or _owner != os.getpid() or process.poll() is not None:
+        return None
+    return process.pid
+
+
+def stop() -> None:
+    """End the drawing process, if this process started one; the next call starts another."""
+    with _lock:
+        if _process is not None and _owner == os.getpid():
+            _stop(_process)
+
+
 def _running() -> subprocess.Popen | None:
     """The live drawing process, started if needed; None if it cannot start."""
     global _process, _owner
@@ -107,13 +122,16 @@ def _stop(process: subprocess.Popen) -> None:
 
 @atexit.register
 def _stop_at_exit() -> None:
-    if _process is not None and _owner == os.getpid():
-        _stop(_process)
+    # without the lock: a thread that holds it at exit must not keep this process alive
+    process = _process
+    if process is not None and _owner == os.getpid():
+        _stop(process)
 
 
 def serve() -> None:
     """The drawing process: answer pickled ``(function, args, kwargs)`` until input ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(10)  # background work: a model training on every core comes first
     requests = sys.stdin.buffer
     # answers go to the original standard output; anything printed goes where standard
     # error goes (nowhere)
