@@ -73,23 +73,25 @@ def draw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 def pid() -> int | None:
     """The drawing process's id; None when this process has none running."""
-    process = _process
-    if process is None or _owner != os.getpid() or process.poll() is not None:
-        return None
-    return process.pid
+    return _process.pid if _ours(_process) and _process.poll() is None else None
 
 
 def stop() -> None:
     """End the drawing process, if this process started one; the next call starts another."""
     with _lock:
-        if _process is not None and _owner == os.getpid():
+        if _ours(_process):
             _stop(_process)
+
+
+def _ours(process: subprocess.Popen | None) -> bool:
+    """Whether ``process`` is one that this process started (not one a parent forked from)."""
+    return process is not None and _owner == os.getpid()
 
 
 def _running() -> subprocess.Popen | None:
     """The live drawing process, started if needed; None if it cannot start."""
     global _process, _owner
-    if _process is not None and (_owner != os.getpid() or _process.poll() is not None):
+    if not _ours(_process) or _process.poll() is not None:
         _process = None
     if _process is None and sys.executable:
         # the same import path as here, so that it imports this very tsforecast
@@ -124,7 +126,7 @@ def _stop(process: subprocess.Popen) -> None:
 def _stop_at_exit() -> None:
     # without the lock: a thread that holds it at exit must not keep this process alive
     process = _process
-    if process is not None and _owner == os.getpid():
+    if _ours(process):
         _stop(process)
 
 

@@ -331,14 +331,15 @@ def window_dataset(
     whole = n_windows // batch_size
 
     @tf.autograph.experimental.do_not_convert
-    def batches(rows):
+    def batches(ordered):
         # (n_windows,) start rows -> batches of them, the short last one after the whole
         # ones, each gathered by one parallel map: no tf.data stage per window
         dataset = tf.data.Dataset.from_tensor_slices(
-            tf.reshape(rows[: whole * batch_size], [whole, batch_size])
+            tf.reshape(ordered[: whole * batch_size], [whole, batch_size])
         )
         if n_windows % batch_size:
-            dataset = dataset.concatenate(tf.data.Dataset.from_tensors(rows[whole * batch_size :]))
+            last = ordered[whole * batch_size :]
+            dataset = dataset.concatenate(tf.data.Dataset.from_tensors(last))
         return dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
 
     if order is None:
