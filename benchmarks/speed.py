@@ -104,7 +104,7 @@ TRAIN_CHILD = """
 import json, sys, time
 import tensorflow, keras
 from tsforecast.config import load_config
-from tsforecast.training import train
+from tsforecast.commands.train import train
 config = load_config(sys.argv[1], sys.argv[2:])
 start = time.perf_counter()
 result = train(config)
@@ -191,13 +191,13 @@ import json, statistics, sys, time
 import keras
 import tensorflow as tf
 from tsforecast.config import load_config
-from tsforecast.data.dataset import prepare_data
-from tsforecast.training import build_compiled_model, fit_datasets, seed_everything
+from tsforecast.data.prepared import prepare_data
+from tsforecast.training.fit import build_compiled_model, fit_datasets, seed_everything
 config = load_config(sys.argv[1], sys.argv[2:])
 repeats = 5
 prepared = prepare_data(config)
 seed_everything(config.training.seed, config.training.deterministic)
-train, _, numbering = fit_datasets(prepared, config)
+train, _, order = fit_datasets(prepared, config)
 
 
 def python_loop():
@@ -248,7 +248,7 @@ class EpochTimes(keras.callbacks.Callback):
 
 times_fit = []
 model, network = build_compiled_model(config, prepared)
-network.fit(train, epochs=repeats + 1, verbose=0, callbacks=[numbering, EpochTimes()])
+network.fit(train, epochs=repeats + 1, verbose=0, callbacks=[order.callback(), EpochTimes()])
 fit_s = statistics.median(times_fit[1:])  # the first epoch traces the train step
 print(json.dumps({"windows": windows, "batches": batches, "iterate_s": loop_s,
                   "iterate_reduce_s": reduce_s, "iterate_in_graph_s": graph_s,
@@ -268,28 +268,20 @@ MEMORY_CHILD = """
 import json, resource, sys, time
 import tensorflow
 from tsforecast.config import load_config
-from tsforecast.training import train
+from tsforecast.commands.train import train
 config = load_config(sys.argv[1], sys.argv[2:])
 start = time.perf_counter()
 result = train(config)
 seconds = time.perf_counter() - start
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-# the peak of the plots' drawing process since it started Python (ru_maxrss of a child
-# would count this process's pages at the fork as well)
-from tsforecast import plot_process
-drawing_kib = 0
-if plot_process.pid() is not None:
-    with open(f"/proc/{plot_process.pid()}/status") as status:
-        drawing_kib = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
-print(json.dumps({"peak_mib": peak_kib / 1024, "drawing_peak_mib": drawing_kib / 1024,
-                  "seconds": seconds,
+print(json.dumps({"peak_mib": peak_kib / 1024, "seconds": seconds,
                   "train_windows": result.metrics["training"]["train_windows"]}))
 """
 
 BASELINE_CHILD = """
 import json, resource
 import tensorflow, keras, pandas, sklearn, matplotlib
-import tsforecast.training
+import tsforecast.commands.train
 print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -320,7 +312,7 @@ PREDICT_CHILD = """
 import json, sys, time
 import tensorflow, keras
 start = time.perf_counter()
-from tsforecast.forecasting import predict
+from tsforecast.commands.predict import predict
 frame = predict(sys.argv[1], sys.argv[2])
 frame.to_csv(sys.argv[3], index=False)
 print(json.dumps({"seconds": time.perf_counter() - start, "rows": len(frame)}))
@@ -395,7 +387,7 @@ def bench_panel(repeats: int, n_series: int, length: int, work: Path, out_dir: P
 NOTES = """
 How each figure is taken (every measurement in a fresh Python process):
 
-- **train overhead**: `tsforecast.training.train` on `benchmarks/speed/{mlp,lstm}.yaml`
+- **train overhead**: `tsforecast.commands.train.train` on `benchmarks/speed/{mlp,lstm}.yaml`
   (ETTh1, 7 columns, 96 -> 24, 10 epochs, batch 64, early stopping off) against
   `benchmarks/speed/reference_train.py`, plain Keras doing the same work with every window
   built in memory: `model.fit` with validation, val/test predictions and MSE, saving the
@@ -412,9 +404,8 @@ How each figure is taken (every measurement in a fresh Python process):
   function reads its batches; by `Dataset.reduce`, which also calls a function per batch;
   and by a Python `for` loop, which pays Python's cost per batch as well.
 - **peak RSS**: `ru_maxrss` of one `train` (one epoch, linear model, W=512, H=96, batch
-  256) on a generated single series, imports included, plus the peak of the process that
-  draws its plots (the sum is an upper bound: the two peaks need not coincide).
-- **predict**: `tsforecast.forecasting.predict` of 1,000 series of 200 steps from one run,
+  256, plots drawn) on a generated single series, imports included.
+- **predict**: `tsforecast.commands.predict.predict` of 1,000 series of 200 steps from one run,
   timed after importing TensorFlow and Keras.
 - **many series**: one epoch of an MLP on 10,000 series of 200 steps (id column) against
   one series of 2,000,000 steps, run alternately; median time of the whole `train` per
@@ -480,13 +471,11 @@ def markdown(results: dict) -> str:
     if "memory" in results:
         for n, r in results["memory"].items():
             if n.isdigit():
-                drawing = r.get("drawing_peak_mib", 0.0)
                 row(
                     f"peak RSS, one epoch on {int(n):,} steps (W=512, H=96)",
-                    f"{r['peak_mib'] + drawing:.0f} MiB = {r['peak_mib']:.0f} + "
-                    f"{drawing:.0f} drawing the plots ({r['seconds']:.0f} s)",
+                    f"{r['peak_mib']:.0f} MiB ({r['seconds']:.0f} s)",
                     "< 1536 MiB" if int(n) == 5_000_000 else "linear",
-                    r["peak_mib"] + drawing < 1536,
+                    r["peak_mib"] < 1536,
                 )
         lines.append(
             f"| (peak RSS of the imports alone) | "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +70,24 @@ def write_config(folder: Path, config: dict, name: str = "config.yaml") -> Path:
     path = folder / name
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def invoke(*args):
+    """Run the CLI in this process on ``args`` (paths allowed); the click result."""
+    from click.testing import CliRunner
+
+    from tsforecast.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_cli_without_tensorflow(*args) -> None:
+    """Run ``tsforecast ARGS`` in a fresh interpreter: it succeeds without importing
+    TensorFlow."""
+    code = (
+        "import sys; from click.testing import CliRunner; from tsforecast.cli import main;"
+        f"r = CliRunner().invoke(main, {[str(a) for a in args]!r});"
+        "assert r.exit_code == 0, r.output;"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -4,15 +4,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from conftest import base_config, write_config
+from conftest import base_config, invoke, write_config
 
-from tsforecast.backtest import backtest, plan_folds
-from tsforecast.cli import main
+from tsforecast.commands.backtest import backtest, plan_folds
+from tsforecast.commands.train import train
 from tsforecast.config import config_from_dict
 from tsforecast.data.loading import load_table
 from tsforecast.errors import ConfigError, DataError
-from tsforecast.training import train
 
 
 def make_config(workdir, data="series.csv", **training):
@@ -106,10 +104,6 @@ def test_refit_fits_each_fold_only_on_rows_before_its_origin(workdir):
     assert (third.path / "fold-2" / "history.csv").read_text() != (
         second.path / "fold-2" / "history.csv"
     ).read_text()
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def test_backtest_command(workdir):

@@ -18,14 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from click.testing import CliRunner
-from conftest import base_config, panel_frame, sine_frame, write_config
-
-from tsforecast.cli import main
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+from conftest import base_config, invoke, panel_frame, sine_frame, write_config
 
 
 def assert_one_error_line(result, code, message):

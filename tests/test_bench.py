@@ -7,8 +7,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from tsforecast.bench import load_suite, merge_records, unavailable
 from tsforecast.cli import main
+from tsforecast.commands.bench import load_suite, merge_records, unavailable
 from tsforecast.config import load_config
 from tsforecast.errors import ConfigError
 

@@ -5,14 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from click.testing import CliRunner
-from conftest import base_config, write_config
-
-from tsforecast.cli import main
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+from conftest import base_config, invoke, write_config
 
 
 def naive_config(workdir, name="config.yaml", **window):

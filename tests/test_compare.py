@@ -1,20 +1,11 @@
 import io
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from conftest import base_config, sine_frame, write_config
-
-from tsforecast.cli import main
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+from conftest import assert_cli_without_tensorflow, base_config, invoke, sine_frame, write_config
 
 
 def train_run(config_path, *overrides):
@@ -135,10 +126,4 @@ def test_bad_compare_options(runs, args, message):
 
 
 def test_leaderboard_does_not_import_tensorflow(runs):
-    code = (
-        "import sys; from click.testing import CliRunner; from tsforecast.cli import main;"
-        f"r = CliRunner().invoke(main, ['compare', {str(runs['linear'])!r}]);"
-        "assert r.exit_code == 0, r.output;"
-        "assert 'tensorflow' not in sys.modules"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    assert_cli_without_tensorflow("compare", runs["linear"])

@@ -6,12 +6,12 @@ from conftest import base_config, write_config
 from tsforecast.config import (
     Config,
     config_from_dict,
-    config_reference,
     dump_config,
     load_config,
 )
 from tsforecast.errors import ConfigError
 from tsforecast.models import registry
+from tsforecast.reports import config_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 

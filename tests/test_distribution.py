@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import base_config, write_config
 
+from tsforecast.commands.train import train
 from tsforecast.config import load_config
-from tsforecast.distribution import is_chief_task, read_tf_config
 from tsforecast.errors import ConfigError
-from tsforecast.training import train
+from tsforecast.training.distribution import is_chief_task, read_tf_config
 
 TIMEOUT = 240  # seconds for each subprocess; a hung collective must not hang the suite
 
@@ -44,7 +44,7 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(workdir):
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2
         )
         from tsforecast.config import load_config
-        from tsforecast.training import train
+        from tsforecast.commands.train import train
         config = load_config({str(path)!r}, ["training.distribute=mirrored", "output.dir=mirrored"])
         print(json.dumps(train(config).metrics))
         """

@@ -35,7 +35,7 @@ def test_chunked_evaluation_matches_one_pass(workdir):
     from conftest import base_config
 
     from tsforecast.config import config_from_dict
-    from tsforecast.data.dataset import prepare_data
+    from tsforecast.data.prepared import prepare_data
     from tsforecast.evaluation import compare_with_naive
     from tsforecast.models.heads import Forecast
 
@@ -46,8 +46,8 @@ def test_chunked_evaluation_matches_one_pass(workdir):
     point = rng.normal(size=(n, 4, 1))
     quantiles = np.sort(rng.normal(size=(n, 4, 1, 3)), axis=-1)
     forecast = Forecast(point, quantiles, (0.1, 0.5, 0.9))
-    whole = compare_with_naive(prepared, "test", forecast, config.window, chunk=n)
-    chunked = compare_with_naive(prepared, "test", forecast, config.window, chunk=7)
+    whole = compare_with_naive(prepared, "test", forecast, 12, 4, chunk=n)
+    chunked = compare_with_naive(prepared, "test", forecast, 12, 4, chunk=7)
     by_starts = compare_with_naive(
         prepared,
         "test",
@@ -56,7 +56,8 @@ def test_chunked_evaluation_matches_one_pass(workdir):
             quantiles[np.searchsorted(prepared.starts["test"], starts)],
             (0.1, 0.5, 0.9),
         ),
-        config.window,
+        12,
+        4,
         chunk=5,
     )
     for other in (chunked, by_starts):

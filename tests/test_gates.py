@@ -1,11 +1,11 @@
 import pytest
 
-from tsforecast import cli
 from tsforecast.errors import ConfigError
 from tsforecast.gates import (
-    GATE_FAILED_EXIT_CODE,
+    Gates,
     MetricPath,
     check_gates,
+    parse_gates,
     parse_metric,
     parse_threshold,
 )
@@ -46,17 +46,17 @@ def test_bad_metric_paths_are_config_errors(text, message):
 
 
 def test_thresholds_and_the_naive_gate():
-    assert check_gates(METRICS) == []
-    assert check_gates(METRICS, worse_than_naive=True) == [
+    assert check_gates(METRICS, Gates()) == []
+    assert check_gates(METRICS, parse_gates("naive")) == [
         "test.mse 4 is worse than the naive baseline's 3"
     ]
     limits = (parse_threshold("test.mase=1.5"), parse_threshold("val.mse=1"))
-    assert check_gates(METRICS, limits) == ["val.mse 2 > 1"]
-    assert check_gates(METRICS, (parse_threshold("test.mape=10"),)) == [
+    assert check_gates(METRICS, Gates(limits)) == ["val.mse 2 > 1"]
+    assert check_gates(METRICS, parse_gates(None, ("test.mape=10",))) == [
         "test.mape is not available"
     ]
     better = {**METRICS, "test": {**METRICS["test"], "model": {"mse": 3.0}}}
-    assert check_gates(better, worse_than_naive=True) == []  # equal is not worse
+    assert check_gates(better, Gates(worse_than_naive=True)) == []  # equal is not worse
 
 
 @pytest.mark.parametrize("text", ["test.mase", "test.mase=abc", "test.mase=nan", "=1"])
@@ -65,7 +65,3 @@ def test_bad_thresholds(text):
         parse_threshold(text)
     with pytest.raises(ConfigError, match="higher is better"):
         parse_threshold("test.skill_mse=0.1")
-
-
-def test_cli_gate_exit_code_is_the_documented_one():
-    assert cli.GATE_FAILED == GATE_FAILED_EXIT_CODE == 3

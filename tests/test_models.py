@@ -8,12 +8,12 @@ import keras
 import numpy as np
 import pytest
 
-from tsforecast.config import OptimizerConfig, WindowConfig
-from tsforecast.data.windowing import window_dataset
+from tsforecast.config import OptimizerConfig
+from tsforecast.data.pipeline import window_dataset
 from tsforecast.models import heads, registry
 from tsforecast.runs import load_model
 from tsforecast.schema import parse_section
-from tsforecast.training import make_loss, make_optimizer
+from tsforecast.training.fit import make_loss, make_optimizer
 
 SHAPE = registry.ModelShape(input_width=8, horizon=3, n_inputs=2, n_targets=1)
 #: The recursive head feeds forecasts back as inputs, so its inputs are the targets only.
@@ -42,8 +42,7 @@ def predict(model, values, starts, shape):
     Models are called eagerly: tracing a predict function per model costs more than the
     forecast itself on data this small.
     """
-    window = WindowConfig(shape.input_width, shape.horizon)
-    inputs = window_dataset(values, starts, window, shape.n_targets, 256, with_targets=False)
+    inputs = window_dataset(values, starts, shape.input_width, 256)
     return np.concatenate([np.asarray(model(batch, training=False)) for batch in inputs])
 
 
@@ -63,9 +62,14 @@ def test_build_fit_save_load_predict(spec, head, tmp_path):
 
     if spec.trainable:
         layout = registry.target_layout(spec.name, params, shape)
-        window = WindowConfig(shape.input_width, layout.horizon)
         train = window_dataset(
-            values, starts, window, shape.n_targets, 32, target_steps=layout.steps
+            values,
+            starts,
+            shape.input_width,
+            32,
+            horizon=layout.horizon,
+            n_targets=shape.n_targets,
+            target_steps=layout.steps,
         )
         before = [w.copy() for w in model.get_weights()]
         network.fit(train, epochs=1, verbose=0)

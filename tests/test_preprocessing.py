@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 from conftest import base_config
 
+from tsforecast.commands.predict import predict
+from tsforecast.commands.train import train
 from tsforecast.config import config_from_dict
 from tsforecast.errors import ConfigError
-from tsforecast.forecasting import predict
 from tsforecast.models import registry
 from tsforecast.runs import load_model, load_run
 from tsforecast.schema import parse_section
-from tsforecast.training import make_loss, make_optimizer, train
+from tsforecast.training.fit import make_loss, make_optimizer
 
 SHAPE = registry.ModelShape(input_width=12, horizon=7, n_inputs=3, n_targets=3)
 

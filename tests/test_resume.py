@@ -14,15 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from conftest import base_config, sine_frame, write_config
+from conftest import base_config, invoke, sine_frame, write_config
 
-from tsforecast import training
-from tsforecast.cli import main
 from tsforecast.config import load_config
-from tsforecast.data.dataset import prepare_data
-from tsforecast.resume import BACKUP_FORMAT
+from tsforecast.data.prepared import prepare_data
 from tsforecast.runs import config_difference, load_model
+from tsforecast.training import fit
+from tsforecast.training.backup import BACKUP_FORMAT
 
 #: Runs the CLI in a child process that sends itself a signal at a chosen (epoch, batch),
 #: from a Keras callback, so that the interruption lands at a known point mid-epoch.
@@ -30,13 +28,14 @@ SIGNAL_AT = textwrap.dedent(
     """
     import os, signal, sys
 
-    from tsforecast import cli, training
+    from tsforecast import cli, console
+    from tsforecast.training import fit
 
-    cli._quiet_tensorflow()  # as the CLI does, before Keras is imported here
+    console.quiet_tensorflow()  # as the CLI does, before Keras is imported here
     import keras
 
     epoch_at, batch_at, name = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    build_callbacks = training._callbacks
+    build_callbacks = fit._callbacks
 
 
     class SignalAt(keras.callbacks.Callback):
@@ -51,18 +50,14 @@ SIGNAL_AT = textwrap.dedent(
 
 
     def with_signal(*args, **kwargs):
-        callbacks, backup = build_callbacks(*args, **kwargs)
-        return [*callbacks, SignalAt()], backup
+        callbacks, guard = build_callbacks(*args, **kwargs)
+        return [*callbacks, SignalAt()], guard
 
 
-    training._callbacks = with_signal
+    fit._callbacks = with_signal
     cli.main(sys.argv[4:], prog_name="tsforecast")
     """
 )
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def run_dir_of(result) -> Path:
@@ -137,7 +132,7 @@ def test_sigterm_is_handled_like_ctrl_c_and_the_run_resumes(setup, monkeypatch):
     import keras
 
     folder, config, reference = setup
-    build_callbacks = training._callbacks
+    build_callbacks = fit._callbacks
 
     class SigtermAt(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -146,11 +141,12 @@ def test_sigterm_is_handled_like_ctrl_c_and_the_run_resumes(setup, monkeypatch):
 
     def with_sigterm(*args, **kwargs):
         nonlocal backup
-        callbacks, backup = build_callbacks(*args, **kwargs)
-        return [*callbacks, SigtermAt()], backup
+        backup = args[1]
+        callbacks, guard = build_callbacks(*args, **kwargs)
+        return [*callbacks, SigtermAt()], guard
 
     backup = None
-    monkeypatch.setattr(training, "_callbacks", with_sigterm)
+    monkeypatch.setattr(fit, "_callbacks", with_sigterm)
     output = folder / "runs-sigterm"
     result = invoke("train", config, "--set", f"output.dir={output}", "--quiet")
     monkeypatch.undo()
@@ -203,7 +199,7 @@ def test_resume_refuses_what_it_cannot_continue(setup, tmp_path):
     result = invoke("train", config, "--resume", run)
     assert result.exit_code == 1 and "backup" in result.stderr and "unreadable" in result.stderr
 
-    fingerprint = training.data_fingerprint(prepare_data(load_config(config)))
+    fingerprint = fit.data_fingerprint(prepare_data(load_config(config)))
     state = {
         "format": BACKUP_FORMAT,
         "fingerprint": fingerprint,
@@ -242,15 +238,15 @@ def test_backups_follow_the_interval_and_change_nothing(setup, monkeypatch):
     """With interval 0 every epoch is backed up; with a long one none is, and the best
     weights, kept in memory, give the same run."""
     folder, config, reference = setup
-    build_callbacks = training._callbacks
+    build_callbacks = fit._callbacks
     backups = []
 
     def capture(*args, **kwargs):
-        callbacks, backup = build_callbacks(*args, **kwargs)
-        backups.append(backup)
-        return callbacks, backup
+        callbacks, guard = build_callbacks(*args, **kwargs)
+        backups.append(args[1])
+        return callbacks, guard
 
-    monkeypatch.setattr(training, "_callbacks", capture)
+    monkeypatch.setattr(fit, "_callbacks", capture)
     runs = {}
     for interval in ("0", "1000000"):
         output = folder / f"runs-interval-{interval}"

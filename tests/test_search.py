@@ -8,7 +8,7 @@ from conftest import base_config, write_config
 from tsforecast.cli import main
 from tsforecast.config import config_from_dict, load_config
 from tsforecast.errors import ConfigError
-from tsforecast.search import load_search, parse_search
+from tsforecast.search_space import load_search, parse_search
 
 SPACE = {
     "model.units": {"choices": [[8], [16, 8]]},

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from conftest import base_config, write_config
 
-from tsforecast import training
+from tsforecast.commands.predict import predict
+from tsforecast.commands.train import train as train_config
 from tsforecast.config import load_config
-from tsforecast.forecasting import predict
 from tsforecast.runs import load_model
+from tsforecast.training import fit
 
 
 def train(folder: Path, name: str, **training_options):
@@ -24,7 +25,7 @@ def train(folder: Path, name: str, **training_options):
         "early_stopping": {"enabled": False},
         **training_options,
     }
-    return training.train(load_config(write_config(folder, config, f"{name}.yaml")))
+    return train_config(load_config(write_config(folder, config, f"{name}.yaml")))
 
 
 def test_steps_per_execution_leaves_the_run_unchanged(workdir):
@@ -50,15 +51,15 @@ def test_mixed_precision_trains_in_float16_and_saves_a_float32_model(workdir, mo
     import keras
 
     policies = []
-    build = training.build_compiled_model
+    build = fit.build_compiled_model
 
     def spy(config, prepared, policy="float32"):
         model, network = build(config, prepared, policy)
         policies.append({layer.dtype_policy.name for layer in model.layers[1:]})
         return model, network
 
-    monkeypatch.setattr(training, "precision_policy", lambda _: "mixed_float16")
-    monkeypatch.setattr(training, "build_compiled_model", spy)
+    monkeypatch.setattr(fit, "precision_policy", lambda _: "mixed_float16")
+    monkeypatch.setattr(fit, "build_compiled_model", spy)
     result = train(workdir, "mixed", mixed_precision=True)
     assert policies[0] == {"mixed_float16"}  # the model that trained
     assert policies[1] == {"float32"}  # the copy that is saved
@@ -88,6 +89,6 @@ def test_plots_can_be_switched_off(workdir):
         "learning_curve.png",
     ]
     config = base_config("series.csv", output={"dir": str(workdir / "runs"), "plots": False})
-    result = training.train(load_config(write_config(workdir, config, "off.yaml")))
+    result = train_config(load_config(write_config(workdir, config, "off.yaml")))
     assert not any((result.run_dir / "plots").iterdir())
     assert json.loads((result.run_dir / "metrics.json").read_text())["test"]

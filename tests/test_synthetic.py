@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tsforecast.config import config_from_dict
-from tsforecast.data.dataset import prepare_data
+from tsforecast.data.prepared import prepare_data
 from tsforecast.data.synthetic import sine_series
 from tsforecast.errors import ConfigError
 
@@ -108,8 +108,8 @@ def test_file_source_needs_a_path():
 
 
 def test_predict_names_generated_series(tmp_path):
-    from tsforecast.forecasting import predict
-    from tsforecast.training import train
+    from tsforecast.commands.predict import predict
+    from tsforecast.commands.train import train
 
     config = sines_config(synthetic={"n_series": 20, "n_steps": 60})
     config = dataclasses.replace(

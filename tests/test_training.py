@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 from conftest import base_config
 
+from tsforecast.commands.predict import predict
+from tsforecast.commands.train import train
 from tsforecast.config import config_from_dict, load_config
-from tsforecast.forecasting import predict
 from tsforecast.runs import load_run
-from tsforecast.training import train
 
 
 def make_config(workdir, **model):
@@ -144,7 +144,7 @@ def test_quantile_head_orders_its_quantiles_and_covers_the_data(workdir):
     assert 0.65 <= interval["coverage"] <= 0.95, interval
     assert result.metrics["test"]["beats_naive"]
 
-    from tsforecast.cli import summary_table
+    from tsforecast.reports import summary_table
 
     assert "quantile interval (nominal 80%) covers" in summary_table(result.metrics)
     forecast = predict(result.run_dir)

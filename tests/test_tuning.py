@@ -3,17 +3,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from conftest import base_config, write_config
+from conftest import base_config, invoke, write_config
 
-from tsforecast.cli import main
+from tsforecast.commands.tune import SearchInterrupted, tune
 from tsforecast.config import load_config
 from tsforecast.errors import RunError
-from tsforecast.tuning import SearchInterrupted, tune
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def search_config(workdir, space, **search):
@@ -71,9 +65,9 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(workdir):
 
 def test_interrupted_search_resumes_where_it_stopped(workdir, monkeypatch):
     path = search_config(workdir, UNITS)
-    from tsforecast import training
+    from tsforecast.training import fit
 
-    real = training.window_dataset
+    real = fit.window_dataset
     calls = []
 
     def interrupt_second_trial(*args, **kwargs):
@@ -82,7 +76,7 @@ def test_interrupted_search_resumes_where_it_stopped(workdir, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "window_dataset", interrupt_second_trial)
+    monkeypatch.setattr(fit, "window_dataset", interrupt_second_trial)
     with pytest.raises(SearchInterrupted, match="continue it with: tsforecast tune --resume") as e:
         tune(path)
     folder = Path(str(e.value).rsplit(" ", 1)[-1])

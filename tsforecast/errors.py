@@ -1,4 +1,11 @@
-"""Errors that reach users. The CLI prints them as one ``Error: ...`` line."""
+"""Errors that reach users, and the exit codes of the commands.
+
+The CLI prints an error as one ``Error: ...`` line and exits with its ``exit_code``: 1 for
+a data or run error, 2 for a config or usage error, 130 when interrupted.
+"""
+
+#: Exit code of a command whose work succeeded but whose quality gate failed.
+GATE_FAILED_EXIT_CODE = 3
 
 
 class TsForecastError(Exception):

@@ -1,4 +1,5 @@
-"""Forecast metrics on the original and scaled scales, always beside the naive baseline."""
+"""Forecast metrics on the original and scaled scales, always beside the naive baseline,
+and their aggregation over the folds of a backtest."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from tsforecast.data.dataset import PreparedData
-from tsforecast.data.windowing import gather_targets, last_inputs
+from tsforecast.data import windows
+from tsforecast.data.prepared import PreparedData
 from tsforecast.models.heads import Forecast
 
 #: Values with a smaller magnitude are left out of MAPE (it divides by them).
@@ -166,10 +167,12 @@ def interval_metrics(
     return sums.interval_metrics()
 
 
-def naive_forecast(scaled: np.ndarray, starts: np.ndarray, window: Any, n_targets: int):
+def naive_forecast(
+    scaled: np.ndarray, starts: np.ndarray, width: int, horizon: int, n_targets: int
+) -> np.ndarray:
     """Scaled last-value forecasts ``(n_windows, horizon, n_targets)`` of the given windows."""
-    last = last_inputs(scaled, starts, window.input_width, n_targets)
-    return np.repeat(last[:, None, :], window.horizon, axis=1)
+    last = windows.last_inputs(scaled, starts, width, n_targets)
+    return np.repeat(last[:, None, :], horizon, axis=1)
 
 
 def _slice(forecast: np.ndarray | Forecast, lo: int, hi: int) -> Forecast:
@@ -183,16 +186,17 @@ def _add_errors(
     prepared: PreparedData,
     some: np.ndarray,
     predicted: Forecast,
-    window: Any,
+    width: int,
     model_sums: ErrorSums,
     naive_sums: ErrorSums,
 ) -> None:
     """Add the errors of the model's and the naive forecasts of the windows ``some``."""
     table, scaler = prepared.table, prepared.scaler
-    n_targets = table.n_targets
+    n_targets, horizon = table.n_targets, predicted.point.shape[1]
     targets = slice(0, n_targets)
-    scaled_actual = gather_targets(prepared.scaled, some, window, n_targets).astype("float64")
-    actual = gather_targets(table.values, some, window, n_targets)
+    scaled_actual = windows.targets(prepared.scaled, some, width, horizon, n_targets)
+    scaled_actual = scaled_actual.astype("float64")
+    actual = windows.targets(table.values, some, width, horizon, n_targets)
     scaled_point = np.asarray(predicted.point, dtype="float64")
     model_sums.add(
         actual, scaler.inverse_transform(scaled_point, targets), scaled_actual, scaled_point
@@ -205,7 +209,8 @@ def _add_errors(
             scaler.inverse_transform(np.moveaxis(scaled_q, -1, -2), targets), -2, -1
         )
         model_sums.add_quantiles(actual, original_q, scaled_actual, scaled_q)
-    naive_scaled = naive_forecast(prepared.scaled, some, window, n_targets).astype("float64")
+    naive_scaled = naive_forecast(prepared.scaled, some, width, horizon, n_targets)
+    naive_scaled = naive_scaled.astype("float64")
     naive_sums.add(
         actual, scaler.inverse_transform(naive_scaled, targets), scaled_actual, naive_scaled
     )
@@ -215,7 +220,8 @@ def compare_with_naive(
     prepared: PreparedData,
     part: str,
     forecast: np.ndarray | Forecast | Callable[[np.ndarray], Forecast],
-    window: Any,
+    width: int,
+    horizon: int,
     chunk: int = CHUNK,
 ) -> dict[str, Any]:
     """Model and naive metrics for one split, and whether the model beats the last value.
@@ -229,7 +235,8 @@ def compare_with_naive(
         forecast: Scaled forecasts of every window of ``part``: point forecasts
             ``(n_windows, horizon, n_targets)``, a Forecast (whose quantiles, if any, add
             ``interval`` metrics), or a function from window starts to a Forecast.
-        window: The window config.
+        width: Input steps of every window.
+        horizon: Forecast steps of every window.
         chunk: Windows per chunk.
     """
     table = prepared.table
@@ -246,9 +253,9 @@ def compare_with_naive(
             else:
                 predicted = _slice(chunk_forecast, sub - lo, end - lo)
             if model_sums is None:
-                model_sums = ErrorSums(window.horizon, n_targets, predicted.levels)
-                naive_sums = ErrorSums(window.horizon, n_targets)
-            _add_errors(prepared, starts[sub:end], predicted, window, model_sums, naive_sums)
+                model_sums = ErrorSums(horizon, n_targets, predicted.levels)
+                naive_sums = ErrorSums(horizon, n_targets)
+            _add_errors(prepared, starts[sub:end], predicted, width, model_sums, naive_sums)
     names = table.columns[:n_targets]
     model = model_sums.metrics(prepared.mase_scale, names)
     if model_sums.levels:
@@ -260,4 +267,65 @@ def compare_with_naive(
         "naive": naive,
         "skill_mse": (1.0 - model["mse"] / naive["mse"]) if naive["mse"] > 0 else None,
         "beats_naive": bool(model["mse"] < naive["mse"]),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Backtests: metrics over folds
+
+#: Point metrics of every forecaster, as metrics.json holds them.
+POINT_METRICS = ("mae", "rmse", "mse", "mape", "smape", "mase", "scaled_mse", "scaled_mae")
+
+
+def _mean_metrics(items: list[Any]) -> Any:
+    """Mean over folds of numbers, lists of numbers and mappings of them (None skipped)."""
+    first = items[0]
+    if isinstance(first, dict):
+        return {key: _mean_metrics([item[key] for item in items]) for key in first}
+    if isinstance(first, list):
+        return [float(v) for v in np.mean(np.asarray(items, dtype="float64"), axis=0)]
+    numbers = [v for v in items if isinstance(v, int | float) and not isinstance(v, bool)]
+    return float(np.mean(numbers)) if numbers else None
+
+
+def _std_metrics(items: list[dict[str, Any]]) -> dict[str, float | None]:
+    out = {}
+    for name in POINT_METRICS:
+        numbers = [item[name] for item in items if item.get(name) is not None]
+        out[name] = float(np.std(numbers)) if numbers else None
+    return out
+
+
+def _root_of_mean_mse(metrics: dict[str, Any]) -> dict[str, Any]:
+    """RMSE as the root of the mean MSE (a mean of roots would understate it)."""
+    out = {**metrics, "rmse": float(np.sqrt(metrics["mse"]))}
+    if "per_target" in metrics:
+        out["per_target"] = {k: _root_of_mean_mse(v) for k, v in metrics["per_target"].items()}
+    return out
+
+
+def aggregate_folds(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mean (and spread) over folds of the model's and the naive baseline's metrics.
+
+    Args:
+        tests: Each fold's test metrics, as :func:`compare_with_naive` returns them.
+
+    RMSE is the root of the mean MSE, so with equally many windows per fold MAE, MSE and
+    RMSE equal the figures over all backtest windows together.
+    """
+    model = _root_of_mean_mse(_mean_metrics([t["model"] for t in tests]))
+    naive = _root_of_mean_mse(_mean_metrics([t["naive"] for t in tests]))
+    return {
+        "test": {
+            "n_windows": int(sum(t["n_windows"] for t in tests)),
+            "model": model,
+            "naive": naive,
+            "skill_mse": (1.0 - model["mse"] / naive["mse"]) if naive["mse"] > 0 else None,
+            "beats_naive": bool(model["mse"] < naive["mse"]),
+            "folds_beating_naive": int(sum(t["beats_naive"] for t in tests)),
+        },
+        "std": {
+            "model": _std_metrics([t["model"] for t in tests]),
+            "naive": _std_metrics([t["naive"] for t in tests]),
+        },
     }

@@ -1,18 +1,40 @@
-"""Forecasting the real future from a finished run."""
+"""Forecasts from a model: of chosen windows (for evaluation and plots), and of the real
+future after every series (for ``predict``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tsforecast.data.dataset import check_scaled
-from tsforecast.data.loading import SeriesTable, load_table
-from tsforecast.data.windowing import last_window_starts
+from tsforecast.data import windows
+from tsforecast.data.loading import SeriesTable
+from tsforecast.data.pipeline import window_dataset
+from tsforecast.data.prepared import scale_values
 from tsforecast.errors import DataError, RunError
-from tsforecast.models.heads import read_output
-from tsforecast.runs import LoadedRun, load_run
+from tsforecast.models.heads import Forecast, read_output
+from tsforecast.runs import LoadedRun
+
+#: Windows per batch when forecasting.
+PREDICT_BATCH = 1024
+
+
+def forecast_windows(
+    model: Any, series: Any, starts: np.ndarray, width: int, params: Any
+) -> Forecast:
+    """Scaled forecasts of the windows starting at ``starts``, whatever the model's head.
+
+    Args:
+        model: The whole model (not only its trained part).
+        series: The scaled series (a tensor from
+            :func:`~tsforecast.data.pipeline.series_tensor`, or an array).
+        starts: Window start rows.
+        width: Input steps per window.
+        params: The model family's parameters (for its head).
+    """
+    dataset = window_dataset(series, starts, width, PREDICT_BATCH)
+    return read_output(model.predict(dataset, verbose=0), params)
 
 
 def _future_times(times: np.ndarray, horizon: int) -> np.ndarray:
@@ -92,12 +114,9 @@ def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
     config = run.config
     width, horizon = config.window.input_width, config.window.horizon
     n_targets = table.n_targets
-    starts = last_window_starts(table, width)
-    scaled = run.scaler.transform(table.values)
-    check_scaled(scaled, table)
-    scaled = scaled.astype(np.float32)
+    starts = windows.last_window_starts(table, width)
     # (n_series,) -> (n_series, input_width, n_inputs)
-    inputs = scaled[starts[:, None] + np.arange(width)]
+    inputs = windows.inputs(scale_values(run.scaler, table), starts, width)
     output = read_output(run.model.predict_on_batch(inputs), config.model.params)
     targets = slice(0, n_targets)
     raw = output.point if output.quantiles is None else output.quantiles
@@ -128,15 +147,3 @@ def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
             level = run.scaler.inverse_transform(output.quantiles[..., k], targets)
             frame[column] = level[:, :, j].reshape(-1)
     return pd.DataFrame(frame)
-
-
-def predict(run_dir: str | Path, input_path: str | Path | None = None) -> pd.DataFrame:
-    """Load a run and forecast the future of every series in ``input_path``.
-
-    Args:
-        run_dir: A complete run directory.
-        input_path: New data with the training columns (default: the training file).
-    """
-    run = load_run(run_dir)
-    table = load_table(run.config.data, input_path)
-    return forecast_table(run, table)

@@ -12,15 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from tsforecast.errors import ConfigError
+from tsforecast.evaluation import POINT_METRICS
 from tsforecast.schema import suggest
 
 PARTS = ("val", "test")
-POINT_METRICS = ("mae", "rmse", "mse", "mape", "smape", "mase", "scaled_mse", "scaled_mae")
 #: Part-level figures that are not per-forecaster; higher is better for all of them.
 SKILL_METRICS = ("skill_mse",)
-#: Exit code of a command whose work succeeded but whose quality gate failed; 1 and 2
-#: remain data/run and config/usage errors.
-GATE_FAILED_EXIT_CODE = 3
 
 
 @dataclass(frozen=True)
@@ -99,18 +96,40 @@ def parse_threshold(text: str) -> Threshold:
     return Threshold(metric, value)
 
 
-def check_gates(
-    metrics: dict[str, Any], thresholds: tuple[Threshold, ...] = (), worse_than_naive: bool = False
-) -> list[str]:
+@dataclass(frozen=True)
+class Gates:
+    """The quality gates of a command.
+
+    Attributes:
+        thresholds: Upper limits on metrics (``--max-metric``).
+        worse_than_naive: Fail when the model's test MSE exceeds the naive baseline's
+            (``--fail-if-worse-than naive``).
+    """
+
+    thresholds: tuple[Threshold, ...] = ()
+    worse_than_naive: bool = False
+
+
+NO_GATES = Gates()
+
+
+def parse_gates(worse_than: str | None, max_metrics: tuple[str, ...] = ()) -> Gates:
+    """The gates of ``--fail-if-worse-than`` and ``--max-metric`` options."""
+    if worse_than is not None and worse_than != "naive":
+        raise ConfigError(f"--fail-if-worse-than accepts only naive; got '{worse_than}'.")
+    return Gates(tuple(parse_threshold(text) for text in max_metrics), worse_than == "naive")
+
+
+def check_gates(metrics: dict[str, Any], gates: Gates) -> list[str]:
     """Every failed gate, described; empty when all pass.
 
     Args:
         metrics: metrics.json of a run, or the aggregate of a backtest.
-        thresholds: Upper limits on metrics.
-        worse_than_naive: Fail when the model's test MSE exceeds the naive baseline's.
+        gates: The gates to check.
     """
     failures = []
-    if worse_than_naive:
+    thresholds = gates.thresholds
+    if gates.worse_than_naive:
         model, naive = MetricPath("test", "model", "mse"), MetricPath("test", "naive", "mse")
         ours, theirs = model.value(metrics), naive.value(metrics)
         if ours is None or theirs is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from typing import Any
 from tsforecast.config import Config, config_to_dict, dump_config, load_config
 from tsforecast.data.scaling import Scaler
 from tsforecast.errors import ConfigError, RunError
+from tsforecast.files import write_atomically
 
 #: Bumped when the layout of a run directory changes incompatibly.
 RUN_FORMAT = 1
@@ -36,23 +36,19 @@ METRICS = "metrics.json"
 FAILED = "FAILED"
 PLOTS = "plots"
 BACKUP = ".backup"
+TENSORBOARD = "tensorboard"
 REQUIRED = (CONFIG, MODEL, SCALER, METRICS)
 
+# A backtest directory: its config, these, and a fold-K/ folder per model fitted.
+BACKTEST = "backtest.json"  # written last
+FOLDS_CSV = "folds.csv"
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a new file beside ``path`` and rename it into place.
-
-    The temporary file is opened exclusively (like ``tempfile.mkstemp``) but with the
-    usual permissions, so artifacts stay readable as the umask allows.
-    """
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "x", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+# A tune directory.
+SEARCH = "search.yaml"  # the resolved base config and search section, for --resume
+TUNER_STATE = "keras_tuner"
+TRIALS = "trials.csv"
+BEST_CONFIG = "best_config.yaml"
+TUNE_SUMMARY = "tune.json"  # written last
 
 
 def _check_writable(folder: Path, needed: int = MIN_FREE_BYTES) -> None:
@@ -195,6 +191,18 @@ class RunDir:
 
     def write_json(self, name: str, data: Any) -> None:
         self.write_text(name, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+    def write_history(self, history: list[dict[str, float]]) -> None:
+        """history.csv: one row per epoch, numbered from 0 like Keras' CSVLogger (just the
+        header for a model that was not trained)."""
+        import pandas as pd
+
+        if not history:
+            self.write_text(HISTORY, "epoch,loss,val_loss\n")
+            return
+        frame = pd.DataFrame(history)
+        frame.insert(0, "epoch", range(len(frame)))
+        self.write_text(HISTORY, frame.to_csv(index=False))
 
     def write_config(self, config: Config) -> None:
         self.write_text(CONFIG, dump_config(config))

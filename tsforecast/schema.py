@@ -123,6 +123,22 @@ def hint(key: str, valid: list[str]) -> str:
     return suggest(key, valid) or f" Valid keys: {', '.join(valid)}."
 
 
+def check_keys(raw: Mapping, valid: list[str], where: str = "", kind: str = "key") -> None:
+    """Raise a ConfigError naming the first key of ``raw`` that is not in ``valid``, with a
+    "did you mean" hint or the list of valid keys.
+
+    Args:
+        raw: A mapping read from YAML.
+        valid: The keys it may hold.
+        where: Dotted path of the mapping, for the message ("" at the top).
+        kind: What a key is called in the message, e.g. ``section``.
+    """
+    for key in raw:
+        if key not in valid:
+            name = f"{where}.{key}" if where else str(key)
+            raise ConfigError(f"Unknown {kind} '{name}'.{hint(str(key), valid)}")
+
+
 def _convert(tp: Any, value: Any, path: str) -> Any:
     """Convert a YAML value to the annotated type, or raise ConfigError naming ``path``."""
     origin = get_origin(tp)
@@ -187,9 +203,7 @@ def parse_section(cls: type, raw: Any, path: str) -> Any:
         raise ConfigError(f"{path} must be a mapping of keys; got {describe(raw)}.")
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in fields:
-            raise ConfigError(f"Unknown key '{path}.{key}'.{hint(key, list(fields))}")
+    check_keys(raw, list(fields), path)
     values = {}
     for name, f in fields.items():
         where = f"{path}.{name}"

@@ -1,7 +1,4 @@
-"""Loading, validation, splitting, scaling and windowing of series."""
-
-from tsforecast.data.dataset import PreparedData, prepare_data
-from tsforecast.data.loading import SeriesTable, load_table
-from tsforecast.data.scaling import Scaler
-
-__all__ = ["PreparedData", "Scaler", "SeriesTable", "load_table", "prepare_data"]
+"""The series, from a file to the tf.data pipeline: ``loading.py`` (reading and validating
+a table), ``synthetic.py`` (generated series), ``splits.py`` (train / val / test),
+``scaling.py`` (scalers fitted on train rows), ``windows.py`` (the window rule),
+``prepared.py`` (all of that for one config) and ``pipeline.py`` (tf.data datasets)."""

@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from tsforecast.config.data import SCALERS
 from tsforecast.errors import RunError
-
-SCALERS = ("standard", "minmax", "none")
 
 
 class Scaler:

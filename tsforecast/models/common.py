@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from tsforecast.schema import all_positive, non_empty, non_negative, option, probability
@@ -42,16 +43,19 @@ def quantiles_option() -> Any:
     )
 
 
+@dataclass(frozen=True)
+class HeadParams:
+    """The parameters every family with an output head shares: its head, the quantile
+    levels of the quantile head, and the L1/L2 penalties on kernel weights."""
+
+    l1: float = option(0.0, help="L1 penalty on kernel weights.", check=non_negative)
+    l2: float = option(0.0, help="L2 penalty on kernel weights.", check=non_negative)
+    head: str = head_option()
+    quantiles: tuple[float, ...] = quantiles_option()
+
+
 def units_option(default: tuple[int, ...], help: str) -> Any:
     return option(default, help=help, check=lambda v: non_empty(v) or all_positive(v))
-
-
-def l1_option() -> Any:
-    return option(0.0, help="L1 penalty on kernel weights.", check=non_negative)
-
-
-def l2_option() -> Any:
-    return option(0.0, help="L2 penalty on kernel weights.", check=non_negative)
 
 
 def dropout_option() -> Any:

@@ -15,14 +15,11 @@ from tsforecast.errors import ConfigError
 from tsforecast.models import heads
 from tsforecast.models.common import (
     Activation,
+    HeadParams,
     Initializer,
     RecurrentKind,
     dropout_option,
-    head_option,
     kernel_regularizer,
-    l1_option,
-    l2_option,
-    quantiles_option,
     recurrent_stack,
     units_option,
 )
@@ -36,7 +33,7 @@ def _per_layer(help: str, default: int) -> Any:
 
 
 @dataclass(frozen=True)
-class Conv1DParams:
+class Conv1DParams(HeadParams):
     """Stacked causal Conv1D layers, optionally followed by recurrent layers."""
 
     filters: tuple[int, ...] = units_option((32,), "Filters of each stacked Conv1D layer.")
@@ -66,14 +63,10 @@ class Conv1DParams:
         (32,), "Units of each recurrent layer after the convolutions."
     )
     strict_receptive_field: bool = option(False, help=STRICT_HELP)
-    l1: float = l1_option()
-    l2: float = l2_option()
-    head: str = head_option()
-    quantiles: tuple[float, ...] = quantiles_option()
 
 
 @dataclass(frozen=True)
-class WaveNetParams:
+class WaveNetParams(HeadParams):
     """Blocks of dilated causal convolutions (rates 1, 2, 4, ...) with residual and skip paths."""
 
     filters: int = option(
@@ -96,10 +89,6 @@ class WaveNetParams:
         "glorot_uniform", help="Initialiser of the convolutions."
     )
     strict_receptive_field: bool = option(False, help=STRICT_HELP)
-    l1: float = l1_option()
-    l2: float = l2_option()
-    head: str = head_option()
-    quantiles: tuple[float, ...] = quantiles_option()
 
 
 # ---------------------------------------------------------------------------------------------

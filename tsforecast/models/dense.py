@@ -7,13 +7,10 @@ from typing import Any
 
 from tsforecast.models.common import (
     Activation,
+    HeadParams,
     Initializer,
     dropout_option,
-    head_option,
     kernel_regularizer,
-    l1_option,
-    l2_option,
-    quantiles_option,
     units_option,
 )
 from tsforecast.models.heads import from_features
@@ -21,17 +18,12 @@ from tsforecast.schema import option
 
 
 @dataclass(frozen=True)
-class LinearParams:
+class LinearParams(HeadParams):
     """``linear``: a single Dense layer, the classic linear autoregression."""
-
-    l1: float = l1_option()
-    l2: float = l2_option()
-    head: str = head_option()
-    quantiles: tuple[float, ...] = quantiles_option()
 
 
 @dataclass(frozen=True)
-class MLPParams:
+class MLPParams(HeadParams):
     """``mlp``: hidden Dense layers, then the head."""
 
     units: tuple[int, ...] = units_option((64,), "Width of each hidden layer.")
@@ -39,10 +31,6 @@ class MLPParams:
     kernel_initializer: Initializer = option("he_normal", help="Hidden weight initialiser.")
     dropout: float = dropout_option()
     batch_norm: bool = option(False, help="BatchNormalization after each hidden layer.")
-    l1: float = l1_option()
-    l2: float = l2_option()
-    head: str = head_option()
-    quantiles: tuple[float, ...] = quantiles_option()
 
 
 def build_linear(params: LinearParams, shape: Any) -> Any:

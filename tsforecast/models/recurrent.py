@@ -14,13 +14,10 @@ from tsforecast.errors import ConfigError
 from tsforecast.models import heads
 from tsforecast.models.common import (
     Activation,
+    HeadParams,
     Initializer,
     dropout_option,
-    head_option,
     kernel_regularizer,
-    l1_option,
-    l2_option,
-    quantiles_option,
     recurrent_layer,
     recurrent_stack,
     units_option,
@@ -29,7 +26,7 @@ from tsforecast.schema import option, probability
 
 
 @dataclass(frozen=True)
-class RecurrentParams:
+class RecurrentParams(HeadParams):
     """Stacked recurrent layers; every layer but the last returns sequences."""
 
     units: tuple[int, ...] = units_option((32,), "Units of each stacked layer.")
@@ -45,10 +42,6 @@ class RecurrentParams:
         help="Encoder-decoder: the stack's final states start a decoder that unrolls "
         "`horizon` steps (heads vector and quantile).",
     )
-    l1: float = l1_option()
-    l2: float = l2_option()
-    head: str = head_option()
-    quantiles: tuple[float, ...] = quantiles_option()
 
 
 def check_recurrent(params: RecurrentParams, window: Any) -> None:

@@ -130,29 +130,17 @@ _SPECS = (
         heads=DIRECT,
         summary="Stacked Dense layers on the flattened input window.",
     ),
-    ModelSpec(
-        "simple_rnn",
-        recurrent.RecurrentParams,
-        "tsforecast.models.recurrent:build_simple_rnn",
-        heads=PER_STEP,
-        summary=_RECURRENT.format("SimpleRNN"),
-        check=recurrent.check_recurrent,
-    ),
-    ModelSpec(
-        "gru",
-        recurrent.RecurrentParams,
-        "tsforecast.models.recurrent:build_gru",
-        heads=PER_STEP,
-        summary=_RECURRENT.format("GRU"),
-        check=recurrent.check_recurrent,
-    ),
-    ModelSpec(
-        "lstm",
-        recurrent.RecurrentParams,
-        "tsforecast.models.recurrent:build_lstm",
-        heads=PER_STEP,
-        summary=_RECURRENT.format("LSTM"),
-        check=recurrent.check_recurrent,
+    *(
+        ModelSpec(
+            kind,
+            recurrent.RecurrentParams,
+            f"tsforecast.models.recurrent:build_{kind}",
+            heads=PER_STEP,
+            summary=f"Stacked {layer} layers; the last state feeds the head, or every step's "
+            "for `sequence`.",
+            check=recurrent.check_recurrent,
+        )
+        for kind, layer in (("simple_rnn", "SimpleRNN"), ("gru", "GRU"), ("lstm", "LSTM"))
     ),
     ModelSpec(
         "conv1d",

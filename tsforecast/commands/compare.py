@@ -6,24 +6,22 @@ TensorFlow; drawing forecasts loads each run's model.
 
 from __future__ import annotations
 
-import glob
-import json
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from tsforecast import plots
 from tsforecast.config import Config, load_config
 from tsforecast.errors import ConfigError, RunError, TsForecastError
+from tsforecast.files import expand_globs
 from tsforecast.gates import MetricPath, parse_metric
-from tsforecast.runs import read_metrics, run_status
+from tsforecast.runs import BACKTEST, CONFIG, SEARCH, read_metrics, run_status
 
 #: Metrics every leaderboard shows; the sort metric is added when it is not among them.
 COLUMNS = ("test.mse", "test.mae", "test.rmse", "test.mase", "test.smape", "test.skill_mse")
-FORMATS = ("table", "markdown", "csv", "json")
 NAIVE = "naive baseline"
 
 
@@ -40,15 +38,6 @@ class RunSummary:
         return self.path.name
 
 
-def expand_paths(arguments: list[str] | tuple[str, ...]) -> list[Path]:
-    """Arguments as paths, expanding quoted glob patterns (``'runs/*'``) in sorted order."""
-    paths: list[Path] = []
-    for argument in arguments:
-        matches = sorted(glob.glob(argument)) if glob.has_magic(argument) else []
-        paths.extend(Path(m) for m in matches or [argument])
-    return list(dict.fromkeys(paths))
-
-
 def read_run(path: Path) -> RunSummary:
     """Read a finished run's config and metrics.
 
@@ -57,13 +46,13 @@ def read_run(path: Path) -> RunSummary:
     """
     problem = run_status(path)
     if problem:
-        if (path / "backtest.json").is_file():
+        if (path / BACKTEST).is_file():
             problem = f"{path} is a backtest directory, not a run."
-        elif (path / "search.yaml").is_file():
+        elif (path / SEARCH).is_file():
             problem = f"{path} is a tune directory, not a run; train its best_config.yaml."
         raise RunError(problem)
     metrics = read_metrics(path)
-    return RunSummary(path.resolve(), load_config(path / "config.yaml"), metrics)
+    return RunSummary(path.resolve(), load_config(path / CONFIG), metrics)
 
 
 def read_runs(arguments: list[str] | tuple[str, ...]) -> tuple[list[RunSummary], list[str]]:
@@ -73,7 +62,7 @@ def read_runs(arguments: list[str] | tuple[str, ...]) -> tuple[list[RunSummary],
         RunError: when no argument names a finished run.
     """
     runs, skipped = [], []
-    paths = expand_paths(arguments)
+    paths = [Path(p) for p in expand_globs(arguments)]
     for path in paths:
         try:
             runs.append(read_run(path))
@@ -85,18 +74,22 @@ def read_runs(arguments: list[str] | tuple[str, ...]) -> tuple[list[RunSummary],
     return runs, skipped
 
 
-def _baseline_key(config: Config) -> tuple:
+#: What runs must share to be scored on the same test windows (hence the same naive
+#: baseline): config key -> how to read it.
+COMPARABLE = {
+    "data.path": lambda c: c.data.path,
+    "data.target_columns": lambda c: c.data.target_columns,
+    "data.id_column": lambda c: c.data.id_column,
+    "data.time_column": lambda c: c.data.time_column,
+    "data.missing": lambda c: c.data.missing,
+    "data.split": lambda c: c.data.split,
+    "window.horizon": lambda c: c.window.horizon,
+}
+
+
+def comparability_key(config: Config) -> tuple:
     """Runs with equal keys share their test windows, hence their naive baseline."""
-    data = config.data
-    return (
-        data.path,
-        data.target_columns,
-        data.id_column,
-        data.time_column,
-        data.missing,
-        data.split,
-        config.window.horizon,
-    )
+    return tuple(get(config) for get in COMPARABLE.values())
 
 
 def _naive_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +112,7 @@ def leaderboard(runs: list[RunSummary], sort_by: MetricPath) -> list[dict[str, A
     paths = [parse_metric(c) for c in columns]
     groups: dict[tuple, RunSummary] = {}
     for run in runs:
-        groups.setdefault(_baseline_key(run.config), run)
+        groups.setdefault(comparability_key(run.config), run)
     rows = []
     for run in runs:
         rows.append(_row(run.name, run.config.model.type, str(run.path), run.metrics, paths))
@@ -149,102 +142,74 @@ def _row(name, model, path, metrics, paths: list[MetricPath]) -> dict[str, Any]:
     return row
 
 
-def _frame(rows: list[dict[str, Any]], drop: tuple[str, ...]) -> pd.DataFrame:
-    return pd.DataFrame([{k: v for k, v in row.items() if k not in drop} for row in rows])
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def render(rows: list[dict[str, Any]], fmt: str) -> str:
-    """The leaderboard as an aligned ``table``, ``markdown``, ``csv`` or ``json`` text."""
-    if fmt == "json":
-        return json.dumps(rows, indent=2, allow_nan=False) + "\n"
-    if fmt == "csv":
-        return _frame(rows, ("metrics",)).to_csv(index=False)
-    frame = _frame(rows, ("metrics", "path"))
-    cells = [list(frame.columns)] + [
-        [_cell(v) for v in record] for record in frame.itertuples(index=False)
-    ]
-    if fmt == "markdown":
-        lines = ["| " + " | ".join(row) + " |" for row in cells]
-        lines.insert(1, "|" + "|".join("---" for _ in cells[0]) + "|")
-        return "\n".join(lines) + "\n"
-    if fmt != "table":
-        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got '{fmt}'.")
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    ]
-    return "\n".join(lines) + "\n"
-
-
 # ---------------------------------------------------------------------------------------------
 # Forecasts of several runs over the same test window
 
 
 def _check_comparable(runs: list[RunSummary]) -> None:
     first = runs[0]
-    checks = {
-        "data.path": lambda c: c.data.path,
-        "data.target_columns": lambda c: list(c.data.target_columns),
-        "data.id_column": lambda c: c.data.id_column,
-        "data.time_column": lambda c: c.data.time_column,
-        "data.missing": lambda c: c.data.missing,
-        "data.split": lambda c: (c.data.split.val, c.data.split.test),
-        "window.horizon": lambda c: c.window.horizon,
-    }
     for run in runs[1:]:
-        for key, get in checks.items():
+        for key, get in COMPARABLE.items():
             if get(run.config) != get(first.config):
                 raise ConfigError(
                     f"compare --plot needs runs over the same test window, but {first.name} "
-                    f"and {run.name} differ in {key} ({get(first.config)} vs "
-                    f"{get(run.config)})."
+                    f"and {run.name} differ in {key} ({_shown(get(first.config))} vs "
+                    f"{_shown(get(run.config))})."
                 )
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if dataclasses.is_dataclass(value):
+        return tuple(dataclasses.asdict(value).values())[:2]
+    return value
 
 
 def plot_forecasts(runs: list[RunSummary], path: str | Path, origins: int = 8) -> None:
     """Draw every run's test forecasts of the first series from the same origins.
 
     Origins are one horizon apart from the start of the test split, so the forecasts tile
-    the window; the naive baseline is drawn dashed.
+    the window; the naive baseline is drawn dashed. A quantile run is drawn by its median.
 
     Raises:
         ConfigError: if the runs do not share their data, split and horizon.
     """
+    from tsforecast.data import windows
     from tsforecast.data.loading import load_table
-    from tsforecast.data.windowing import split_bounds
+    from tsforecast.data.prepared import scale_values
+    from tsforecast.data.splits import split_bounds
+    from tsforecast.models.heads import read_output
     from tsforecast.runs import load_run
 
     _check_comparable(runs)
     config = runs[0].config
-    horizon = config.window.horizon
+    width, horizon = config.window.input_width, config.window.horizon
     table = load_table(config.data)
-    bounds = split_bounds(table, config.data.split, config.window)
-    lo, end = int(bounds.val_end[0]), int(table.offsets[1])
-    at = np.arange(lo, end - horizon + 1, horizon)[:origins]  # first forecast step of each
+    bounds = split_bounds(table, config.data.split, width, horizon)
+    first, end = bounds.part_range("test", table.offsets, 0)
+    at = windows.spaced_origins(first, windows.last_origin(end, horizon), horizon, origins)
     n_targets = table.n_targets
     positions = table.times if table.times is not None else np.arange(len(table.values))
     steps = at[:, None] + np.arange(horizon)  # (n_origins, horizon)
     forecasts = {}
     for summary in runs:
         run = load_run(summary.path)
-        width = run.config.window.input_width
-        own = load_table(run.config.data)
-        scaled = run.scaler.transform(own.values).astype(np.float32)
-        if (at - width < own.offsets[0]).any():
+        own_width = run.config.window.input_width
+        starts = windows.starts_at(at, own_width)
+        if (starts < table.offsets[0]).any():
             raise RunError(f"Run {summary.name}: its input window reaches before the series.")
-        inputs = scaled[(at - width)[:, None] + np.arange(width)]  # (n_origins, width, n_inputs)
-        scaled_out = np.asarray(run.model.predict_on_batch(inputs))  # (n_origins, horizon, n_t)
-        forecasts[summary.name] = run.scaler.inverse_transform(scaled_out, slice(0, n_targets))
-    naive = np.repeat(table.values[at - 1, None, :n_targets], horizon, axis=1)
-    shown = slice(max(int(table.offsets[0]), lo - horizon), int(steps[-1, -1]) + 1)
+        scaled = scale_values(run.scaler, load_table(run.config.data))
+        # (n_origins, width, n_inputs) -> (n_origins, horizon, n_targets)
+        raw = run.model.predict_on_batch(windows.inputs(scaled, starts, own_width))
+        point = read_output(raw, run.config.model.params).point
+        forecasts[summary.name] = run.scaler.inverse_transform(point, slice(0, n_targets))
+    naive = np.repeat(
+        windows.last_inputs(table.values, windows.starts_at(at, width), width, n_targets)[:, None],
+        horizon,
+        axis=1,
+    )
+    shown = slice(max(int(table.offsets[0]), first - horizon), int(steps[-1, -1]) + 1)
     series = f" of series {table.ids[0]}" if table.ids is not None else ""
     plots.compare_forecasts(
         positions[shown],

@@ -23,6 +23,7 @@ from typing import Any
 from tsforecast.config import Config, load_config, read_yaml
 from tsforecast.errors import ConfigError
 from tsforecast.models import registry
+from tsforecast.schema import check_keys
 
 SUITES = ("homl", "ett")
 RESULTS_JSON = "results.json"
@@ -82,7 +83,7 @@ def _require(raw: dict, key: str, where: str) -> Any:
     return raw[key]
 
 
-RUN_KEYS = {
+RUN_KEYS = [
     "dataset",
     "task",
     "model",
@@ -94,7 +95,7 @@ RUN_KEYS = {
     "note",
     "metric",
     "split",
-}
+]
 
 
 def load_suite(bench_dir: Path, name: str) -> Suite:
@@ -109,9 +110,7 @@ def load_suite(bench_dir: Path, name: str) -> Suite:
         where = f"{path}: runs[{i}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where} must be a mapping.")
-        unknown = sorted(set(entry) - RUN_KEYS)
-        if unknown:
-            raise ConfigError(f"{where}: unknown key '{unknown[0]}'.")
+        check_keys(entry, RUN_KEYS, f"{path}: runs[{i}]")
         select = entry.get("select") or {}
         runs.append(
             BenchRun(
@@ -194,21 +193,22 @@ def _drop_last_metric(result: Any, config: Config, split: str) -> float | None:
     """
     import numpy as np
 
-    from tsforecast.data.dataset import prepare_data
-    from tsforecast.data.windowing import gather_targets
+    from tsforecast.data import windows
+    from tsforecast.data.prepared import prepare_data
+    from tsforecast.forecasting import forecast_windows
     from tsforecast.runs import load_run
-    from tsforecast.training import predict_scaled
 
     run = load_run(result.run_dir)
     prepared = prepare_data(config)
-    starts = prepared.starts[split]
-    keep = len(starts) // DROP_LAST_BATCH * DROP_LAST_BATCH
+    keep = len(prepared.starts[split]) // DROP_LAST_BATCH * DROP_LAST_BATCH
     if keep == 0:
         return None
+    starts = prepared.starts[split][:keep]
+    width, horizon = config.window.input_width, config.window.horizon
     n_targets = prepared.table.n_targets
-    forecast = predict_scaled(run.model, prepared, config, split)[:keep]
-    actual = gather_targets(prepared.scaled, starts[:keep], config.window, n_targets)
-    return float(np.mean(np.square(forecast.astype("float64") - actual)))
+    forecast = forecast_windows(run.model, prepared.scaled, starts, width, config.model.params)
+    actual = windows.targets(prepared.scaled, starts, width, horizon, n_targets)
+    return float(np.mean(np.square(forecast.point.astype("float64") - actual)))
 
 
 def run_one(
@@ -219,7 +219,7 @@ def run_one(
     quick: bool,
 ) -> dict[str, Any]:
     """Train one benchmark run (each candidate, keeping the best on validation)."""
-    from tsforecast.training import train
+    from tsforecast.commands.train import train
 
     config_path = bench_dir / run.config
     record: dict[str, Any] = {
@@ -330,8 +330,8 @@ def results_markdown(
         "# Benchmark results",
         "",
         "Written by `tsforecast bench`; do not edit by hand. Every figure comes from the",
-        "config named in its row, trained through `tsforecast.training.train`, the same path",
-        "as `tsforecast train`. Ratio = ours / published (below 1: ours is better).",
+        "config named in its row, trained by `tsforecast.commands.train.train`, the function",
+        "behind `tsforecast train`. Ratio = ours / published (below 1: ours is better).",
         "Seconds: wall time of the reported run (data preparation, training, evaluation,",
         "plots); with selection, the time of every candidate together follows.",
         "",

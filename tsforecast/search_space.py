@@ -35,14 +35,13 @@ from tsforecast.config import (
     Config,
     TrainingConfig,
     WindowConfig,
-    apply_overrides,
     config_from_dict,
     config_to_dict,
-    read_yaml,
+    read_config_file,
 )
 from tsforecast.errors import ConfigError
 from tsforecast.models import registry
-from tsforecast.schema import describe, option, parse_section, positive, suggest
+from tsforecast.schema import check_keys, describe, option, parse_section, positive
 
 SPEC_KEYS = ("choices", "min", "max", "step", "sampling")
 #: Keys that trials cannot vary, and why.
@@ -236,12 +235,7 @@ def _parse_param(path: str, spec: Any, tp: Any) -> SearchParam:
         raise ConfigError(
             f"{where} must be a mapping with choices, or with min and max; got {describe(spec)}."
         )
-    for key in spec:
-        if key not in SPEC_KEYS:
-            raise ConfigError(
-                f"Unknown key '{where}.{key}'.{suggest(str(key), list(SPEC_KEYS))}"
-                f" Valid keys: {', '.join(SPEC_KEYS)}."
-            )
+    check_keys(spec, list(SPEC_KEYS), where)
     if "choices" in spec:
         extra = sorted(set(spec) - {"choices"})
         if extra:
@@ -311,14 +305,7 @@ def parse_search(raw: Any, base: Config) -> SearchSpace:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"search must be a mapping of keys; got {describe(raw)}.")
     rest = {k: v for k, v in raw.items() if k != "space"}
-    fields = [f.name for f in dataclasses.fields(SearchSettings)]
-    for key in rest:
-        if key not in fields:
-            valid = [*fields, "space"]
-            raise ConfigError(
-                f"Unknown key 'search.{key}'.{suggest(str(key), valid)} "
-                f"Valid keys: {', '.join(valid)}."
-            )
+    check_keys(raw, [*(f.name for f in dataclasses.fields(SearchSettings)), "space"], "search")
     settings = parse_section(SearchSettings, rest, "search")
     space = raw.get("space")
     if not isinstance(space, Mapping) or not space:
@@ -344,12 +331,7 @@ def load_search(
         overrides: ``KEY.PATH=VALUE`` strings applied before validation; they may set
             search keys too.
     """
-    raw = read_yaml(path)
-    if raw is None:
-        raise ConfigError(f"Config file {path} is empty.")
-    if not isinstance(raw, dict):
-        raise ConfigError(f"The config must be a mapping of sections; got {describe(raw)}.")
-    raw = apply_overrides(raw, list(overrides))
+    raw = read_config_file(path, overrides)
     search = raw.pop("search", None)
     base = config_from_dict(raw, base_dir=Path(path).resolve().parent)
     if search is None:

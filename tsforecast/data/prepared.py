@@ -9,7 +9,8 @@ import numpy as np
 from tsforecast.config import Config
 from tsforecast.data.loading import SeriesTable, load_table
 from tsforecast.data.scaling import Scaler
-from tsforecast.data.windowing import PARTS, SplitBounds, split_bounds, window_starts
+from tsforecast.data.splits import PARTS, SplitBounds, split_bounds
+from tsforecast.data.windows import window_starts
 from tsforecast.errors import DataError
 
 
@@ -42,26 +43,31 @@ def _mase_scale(table: SeriesTable, bounds: SplitBounds) -> np.ndarray:
     return np.where(scale > 0, scale, 1.0)
 
 
-def check_scaled(scaled: np.ndarray, table: SeriesTable) -> None:
-    """Scaled values must be finite in float32, the precision the models compute in.
+def scale_values(scaler: Scaler, table: SeriesTable) -> np.ndarray:
+    """The table's values scaled, as the float32 the models compute in.
 
     Raises:
-        DataError: naming the column and value, e.g. one far outside the train range.
+        DataError: naming the column and value of one that is not finite in float32, e.g.
+            one far outside the train range.
     """
+    scaled = scaler.transform(table.values)
     with np.errstate(over="ignore", invalid="ignore"):
-        bad = ~np.isfinite(np.asarray(scaled, dtype=np.float64).astype(np.float32))
+        scaled = np.asarray(scaled, dtype=np.float64).astype(np.float32)
+    bad = ~np.isfinite(scaled)
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DataError(
             f"Column '{table.columns[col]}' holds {table.values[row, col]:g}, too far outside "
             "the range of its train split to scale in float32; rescale the data."
         )
+    return scaled
 
 
 def prepare_data(config: Config, table: SeriesTable | None = None) -> PreparedData:
     """Load, split and scale the configured data; fit nothing outside the train split."""
     table = table if table is not None else load_table(config.data)
-    bounds = split_bounds(table, config.data.split, config.window)
+    window = config.window
+    bounds = split_bounds(table, config.data.split, window.input_width, window.horizon)
     return prepare_split(config, table, bounds)
 
 
@@ -79,15 +85,12 @@ def prepare_split(
     if scaler is None:
         train_rows = bounds.train_mask(len(table.values), table.offsets)
         scaler = Scaler(config.data.scaler).fit(table.values[train_rows])
-    scaled = scaler.transform(table.values)
-    check_scaled(scaled, table)
-    scaled = scaled.astype(np.float32)
-    starts = {part: window_starts(table, bounds, config.window, part) for part in PARTS}
+    width, horizon = config.window.input_width, config.window.horizon
     return PreparedData(
         table=table,
         bounds=bounds,
         scaler=scaler,
-        scaled=scaled,
-        starts=starts,
+        scaled=scale_values(scaler, table),
+        starts={p: window_starts(table.offsets, bounds, width, horizon, p) for p in PARTS},
         mase_scale=_mase_scale(table, bounds),
     )

@@ -29,17 +29,20 @@ import yaml
 
 from tsforecast import plots
 from tsforecast.config import Config, dump_config
-from tsforecast.data.dataset import PreparedData, prepare_data
 from tsforecast.data.loading import SeriesTable, load_table
+from tsforecast.data.prepared import PreparedData, prepare_data
 from tsforecast.errors import ConfigError, RunError, TsForecastError
-from tsforecast.runs import PLOTS, RunDir
-from tsforecast.search import SearchParam, SearchSpace, load_search
+from tsforecast.runs import (
+    BEST_CONFIG,
+    PLOTS,
+    SEARCH,
+    TRIALS,
+    TUNE_SUMMARY,
+    TUNER_STATE,
+    RunDir,
+)
+from tsforecast.search_space import SearchParam, SearchSpace, load_search
 
-SEARCH = "search.yaml"
-PROJECT = "keras_tuner"
-TRIALS = "trials.csv"
-BEST_CONFIG = "best_config.yaml"
-SUMMARY = "tune.json"
 OBJECTIVE = "val_loss"
 
 #: ``progress(trial)`` after every trial, with the trial's row of the trials table.
@@ -81,10 +84,9 @@ def _declare(hp: Any, param: SearchParam) -> Any:
 
 def _hypermodel(space: SearchSpace, table: SeriesTable) -> Any:
     """A KerasTuner HyperModel that builds and fits one trial's config."""
-    import keras
     import keras_tuner
 
-    from tsforecast.training import build_compiled_model, fit_datasets, seed_everything
+    from tsforecast.training.fit import build_compiled_model, fit, seed_everything
 
     class ConfigHyperModel(keras_tuner.HyperModel):
         def __init__(self) -> None:
@@ -115,35 +117,23 @@ def _hypermodel(space: SearchSpace, table: SeriesTable) -> Any:
 
         def fit(self, hp: Any, model: Any, *args: Any, callbacks=None, **kwargs: Any) -> Any:
             config, prepared = self._trial(hp)
-            training = config.training
-            epochs = kwargs.get("epochs", training.epochs)
-            first = kwargs.get("initial_epoch", 0)
-            train, val, numbering = fit_datasets(prepared, config)
-            stopping = training.early_stopping
-            extra = [keras.callbacks.TerminateOnNaN()]
-            if stopping.enabled:
-                extra.append(
-                    keras.callbacks.EarlyStopping(
-                        monitor=stopping.monitor,
-                        patience=stopping.patience,
-                        min_delta=stopping.min_delta,
-                    )
+            try:
+                fitted = fit(
+                    model,
+                    prepared,
+                    config,
+                    callbacks=callbacks or (),
+                    epochs=kwargs.get("epochs"),
+                    initial_epoch=kwargs.get("initial_epoch", 0),
                 )
-            history = model.fit(
-                train,
-                validation_data=val,
-                epochs=epochs,
-                initial_epoch=first,
-                callbacks=[numbering, *(callbacks or []), *extra],
-                shuffle=False,
-                verbose=0,
-            )
-            losses = history.history.get(OBJECTIVE, [])
+            except TsForecastError as exc:
+                raise keras_tuner.errors.FailedTrialError(str(exc)) from None
+            losses = [logs.get(OBJECTIVE, math.nan) for logs in fitted.history]
             if not losses or not all(math.isfinite(v) for v in losses):
                 raise keras_tuner.errors.FailedTrialError(
                     "validation loss became NaN or infinite; lower the learning rate."
                 )
-            return history
+            return fitted.keras_history
 
     return ConfigHyperModel()
 
@@ -151,7 +141,7 @@ def _hypermodel(space: SearchSpace, table: SeriesTable) -> Any:
 def _tuner(space: SearchSpace, table: SeriesTable, folder: Path, progress: TrialProgress | None):
     import keras_tuner
 
-    from tsforecast.distribution import make_distribution
+    from tsforecast.training.distribution import make_distribution
 
     settings, training = space.settings, space.base.training
     base = {
@@ -170,7 +160,7 @@ def _tuner(space: SearchSpace, table: SeriesTable, folder: Path, progress: Trial
         "objective": keras_tuner.Objective(OBJECTIVE, direction="min"),
         "seed": training.seed,
         "directory": str(folder),
-        "project_name": PROJECT,
+        "project_name": TUNER_STATE,
         "overwrite": False,
     }
     if settings.algorithm == "hyperband":
@@ -246,8 +236,10 @@ def _open(
                 "and no --set with it."
             )
         folder = Path(resume)
-        if not (folder / SEARCH).is_file() or not (folder / PROJECT).is_dir():
-            raise RunError(f"{folder} is not a tune directory: it has no {SEARCH} and {PROJECT}/.")
+        if not (folder / SEARCH).is_file() or not (folder / TUNER_STATE).is_dir():
+            raise RunError(
+                f"{folder} is not a tune directory: it has no {SEARCH} and {TUNER_STATE}/."
+            )
         _, space = load_search(folder / SEARCH)
         return space, RunDir(folder.resolve())
     if path is None:
@@ -336,7 +328,7 @@ def tune(
         )
     run.write_text(BEST_CONFIG, dump_config(best))
     run.write_json(
-        SUMMARY,
+        TUNE_SUMMARY,
         {
             "algorithm": space.settings.algorithm,
             "objective": OBJECTIVE,

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 
 from tsforecast.errors import RunError
-from tsforecast.runs import write_atomically
+from tsforecast.files import write_atomically
 
 #: Bumped when the layout of a backup changes incompatibly.
 BACKUP_FORMAT = 2
@@ -83,7 +83,7 @@ def read_state(backup_dir: Path, fingerprint: str) -> dict[str, Any] | None:
     return state
 
 
-def initial_epoch(state: dict[str, Any] | None, epochs: int) -> int:
+def initial_epoch_of(state: dict[str, Any] | None, epochs: int) -> int:
     """The epoch ``fit`` resumes at: after the last backed-up one, or none if it had stopped."""
     if state is None:
         return 0
@@ -111,7 +111,8 @@ class TrainingBackup(keras.callbacks.Callback):
     backed-up epoch logs through their ``on_epoch_end`` (EarlyStopping's wait and best).
 
     Args:
-        backup_dir: Folder for the backup; created when needed.
+        backup_dir: Folder for the backup, created when needed; None keeps the history and
+            the best weights in memory only.
         monitor: Logged quantity whose lowest value marks the best epoch.
         fingerprint: Identifies the prepared data (see :func:`read_state`).
         state: The backup to restore at the start of ``fit`` (from :func:`read_state`).
@@ -127,7 +128,7 @@ class TrainingBackup(keras.callbacks.Callback):
 
     def __init__(
         self,
-        backup_dir: Path,
+        backup_dir: Path | None,
         monitor: str,
         fingerprint: str,
         state: dict[str, Any] | None = None,
@@ -135,7 +136,7 @@ class TrainingBackup(keras.callbacks.Callback):
         interval: float = 0.0,
     ) -> None:
         super().__init__()
-        self.backup_dir = Path(backup_dir)
+        self.backup_dir = None if backup_dir is None else Path(backup_dir)
         self.monitor = monitor
         self.fingerprint = fingerprint
         self.state = state
@@ -188,6 +189,8 @@ class TrainingBackup(keras.callbacks.Callback):
             self.best_epoch, self._best_value = epoch, logs[self.monitor]
             self.best_weights = self.model.get_weights()
             self._best_file = None
+        if self.backup_dir is None:
+            return
         if self.interval > 0 and time.monotonic() - self._last_backup < self.interval:
             return
         self._write(epoch + 1)

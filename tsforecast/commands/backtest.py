@@ -30,19 +30,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsforecast import evaluation, plots
+from tsforecast import plots
+from tsforecast.commands.train import evaluate, versions
 from tsforecast.config import Config
-from tsforecast.data.dataset import PreparedData, prepare_split
+from tsforecast.data import windows
 from tsforecast.data.loading import SeriesTable, load_table
-from tsforecast.data.windowing import SplitBounds, split_bounds
-from tsforecast.distribution import Distribution, make_distribution
+from tsforecast.data.prepared import PreparedData, prepare_split
+from tsforecast.data.splits import SplitBounds, split_bounds
 from tsforecast.errors import ConfigError, DataError
-from tsforecast.gates import POINT_METRICS
-from tsforecast.runs import PLOTS, RunDir
-from tsforecast.training import build_and_fit, predict_scaled, versions
+from tsforecast.evaluation import POINT_METRICS, aggregate_folds
+from tsforecast.runs import BACKTEST, FOLDS_CSV, PLOTS, TENSORBOARD, RunDir
+from tsforecast.training.distribution import Distribution, make_distribution
+from tsforecast.training.fit import build_and_fit
 
-BACKTEST = "backtest.json"
-FOLDS_CSV = "folds.csv"
 #: ``progress(fold, folds, epoch, epochs, logs)`` after every training epoch.
 FoldProgress = Callable[[int, int, int, int, dict[str, float]], None]
 
@@ -87,23 +87,25 @@ def plan_folds(
     if step is not None and step < 1:
         raise ConfigError(f"--step must be a positive integer; got {step}.")
     window = config.window
-    bounds = split_bounds(table, config.data.split, window)  # the config's split must hold
+    # the config's split must hold
+    bounds = split_bounds(table, config.data.split, window.input_width, window.horizon)
     starts, ends = table.offsets[:-1], table.offsets[1:]
     n_val = bounds.val_end - bounds.train_end
     steps = np.full(table.n_series, step or 0, dtype=np.int64)
     if step is None:
-        steps = (ends - bounds.val_end - window.horizon + 1) // folds
+        test_windows = windows.origins_between(bounds.val_end, ends, window.horizon)
+        steps = test_windows // folds
         short = np.flatnonzero(steps < 1)
         if short.size:
             i = int(short[0])
             raise DataError(
                 f"Series {table.series_name(i)}: its test split holds "
-                f"{int(ends[i] - bounds.val_end[i] - window.horizon + 1)} windows, fewer than "
+                f"{int(test_windows[i])} windows, fewer than "
                 f"--folds {folds}; use fewer folds or set --step."
             )
     # Origins of fold k: [first + k * step, first + (k + 1) * step); the last is the last
-    # row from which a full horizon still fits.
-    first = ends - window.horizon + 1 - folds * steps
+    # origin whose horizon still fits.
+    first = windows.last_origin(ends, window.horizon) + 1 - folds * steps
     train_end = first - n_val
     need = window.input_width + window.horizon
     short = np.flatnonzero(train_end - starts < need)
@@ -118,7 +120,7 @@ def plan_folds(
     plans = []
     for k in range(folds):
         origin = first + k * steps
-        end = origin + steps + window.horizon - 1
+        end = windows.targets_end(origin + steps - 1, window.horizon)
         plans.append(FoldPlan(k + 1, origin - n_val, origin, end))
     return plans
 
@@ -141,65 +143,13 @@ def _cut(table: SeriesTable, plan: FoldPlan) -> tuple[SeriesTable, SplitBounds]:
 
 def _origins_per_fold(plan: FoldPlan, config: Config) -> list[int]:
     """Per series: the forecast origins of every fold (the step)."""
-    return [int(v) for v in plan.end - plan.origin - config.window.horizon + 1]
+    return [int(v) for v in windows.origins_between(plan.origin, plan.end, config.window.horizon)]
 
 
 def _position(table: SeriesTable, row: int) -> str | int:
     if table.times is None:
         return int(row)
     return str(pd.Timestamp(table.times[row]))
-
-
-def _mean_metrics(items: list[Any]) -> Any:
-    """Mean over folds of numbers, lists of numbers and mappings of them (None skipped)."""
-    first = items[0]
-    if isinstance(first, dict):
-        return {key: _mean_metrics([item[key] for item in items]) for key in first}
-    if isinstance(first, list):
-        return [float(v) for v in np.mean(np.asarray(items, dtype="float64"), axis=0)]
-    numbers = [v for v in items if isinstance(v, int | float) and not isinstance(v, bool)]
-    return float(np.mean(numbers)) if numbers else None
-
-
-def _std_metrics(items: list[dict[str, Any]]) -> dict[str, float | None]:
-    out = {}
-    for name in POINT_METRICS:
-        numbers = [item[name] for item in items if item.get(name) is not None]
-        out[name] = float(np.std(numbers)) if numbers else None
-    return out
-
-
-def _root_of_mean_mse(metrics: dict[str, Any]) -> dict[str, Any]:
-    """RMSE as the root of the mean MSE (a mean of roots would understate it)."""
-    out = {**metrics, "rmse": float(np.sqrt(metrics["mse"]))}
-    if "per_target" in metrics:
-        out["per_target"] = {k: _root_of_mean_mse(v) for k, v in metrics["per_target"].items()}
-    return out
-
-
-def aggregate(fold_results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The mean (and spread) over folds of the model's and the naive baseline's metrics.
-
-    RMSE is the root of the mean MSE, so with equally many windows per fold MAE, MSE and
-    RMSE equal the figures over all backtest windows together.
-    """
-    tests = [fold["test"] for fold in fold_results]
-    model = _root_of_mean_mse(_mean_metrics([t["model"] for t in tests]))
-    naive = _root_of_mean_mse(_mean_metrics([t["naive"] for t in tests]))
-    return {
-        "test": {
-            "n_windows": int(sum(t["n_windows"] for t in tests)),
-            "model": model,
-            "naive": naive,
-            "skill_mse": (1.0 - model["mse"] / naive["mse"]) if naive["mse"] > 0 else None,
-            "beats_naive": bool(model["mse"] < naive["mse"]),
-            "folds_beating_naive": int(sum(t["beats_naive"] for t in tests)),
-        },
-        "std": {
-            "model": _std_metrics([t["model"] for t in tests]),
-            "naive": _std_metrics([t["naive"] for t in tests]),
-        },
-    }
 
 
 def _fold_table(fold_results: list[dict[str, Any]]) -> pd.DataFrame:
@@ -285,17 +235,27 @@ def _run_folds(
             report = None
             if progress is not None:
                 report = functools.partial(progress, plan.index, len(plans))
-            model, backup = build_and_fit(config, prepared, RunDir(folder), report, distribution)
-            epochs = 0 if backup is None else len(backup.history)
+            tensorboard = folder / TENSORBOARD if config.training.tensorboard else None
+            trained = build_and_fit(
+                config,
+                prepared,
+                progress=report,
+                record=RunDir(folder).write_history,
+                tensorboard_dir=tensorboard,
+                distribution=distribution,
+            )
+            model, fitted = trained.model, trained.fit
+            if fitted is None:
+                RunDir(folder).write_history([])
+            epochs = 0 if fitted is None else len(fitted.history)
             first = first or prepared
             training = {
                 "epochs_trained": epochs,
                 "train_windows": len(prepared.starts["train"]),
                 "val_windows": len(prepared.starts["val"]),
             }
-        forecast = predict_scaled(model, prepared, config, "test")
         # The first series' origins name the fold in reports.
-        first_series = bounds.val_end[0], cut.offsets[1] - config.window.horizon
+        first_series = bounds.val_end[0], windows.last_origin(cut.offsets[1], config.window.horizon)
         yield {
             "fold": plan.index,
             "origin": _position(cut, int(first_series[0])),
@@ -303,7 +263,7 @@ def _run_folds(
             "train_rows": int(np.sum(bounds.train_end - cut.offsets[:-1])),
             "fitted": training is not None,
             "training": training,
-            "test": evaluation.compare_with_naive(prepared, "test", forecast, config.window),
+            "test": evaluate(model, prepared, config, "test"),
             "seconds": round(time.perf_counter() - fold_started, 3),
         }
 
@@ -333,7 +293,7 @@ def _finish(
             "refit": refit,
         },
         "folds": results,
-        "aggregate": aggregate(results),
+        "aggregate": aggregate_folds([fold["test"] for fold in results]),
         "run": {
             "targets": list(table.columns[: table.n_targets]),
             "n_series": table.n_series,

@@ -1,0 +1,386 @@
+"""``tsforecast train``: fit a config's model and write a complete run directory.
+
+:func:`train` trains one config; :func:`train_config` also checks its quality gates and
+returns the record a batch job reports; :func:`train_many` trains several configs, going
+on past failures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tsforecast import __version__, evaluation, plots
+from tsforecast.config import Config, load_config
+from tsforecast.data import windows
+from tsforecast.data.pipeline import series_tensor
+from tsforecast.data.prepared import PreparedData, prepare_data
+from tsforecast.errors import GATE_FAILED_EXIT_CODE, RunError, RunInterrupted, TsForecastError
+from tsforecast.forecasting import forecast_windows
+from tsforecast.gates import NO_GATES, Gates, check_gates
+from tsforecast.models import heads, registry
+from tsforecast.runs import BACKUP, HISTORY, METRICS, PLOTS, RUN_FORMAT, TENSORBOARD, RunDir
+from tsforecast.training.distribution import Distribution, make_distribution
+from tsforecast.training.fit import Progress, build_and_fit
+
+#: Test origins the forecast plot draws at most.
+PLOT_ORIGINS = 12
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished training run returns."""
+
+    run_dir: Path | None  # None on a multi-worker process that is not the chief
+    metrics: dict[str, Any]
+    seconds: float
+
+
+def versions() -> dict[str, str]:
+    """The versions of the libraries a run was made with."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "tsforecast": __version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def checked_forecasts(model: Any, prepared: PreparedData, config: Config, part: str) -> Callable:
+    """A function from window starts to the model's scaled forecasts of ``part``, which
+    raises a RunError if a forecast is NaN or infinite."""
+    series = series_tensor(prepared.scaled)
+
+    def forecast(starts: np.ndarray) -> heads.Forecast:
+        result = forecast_windows(
+            model, series, starts, config.window.input_width, config.model.params
+        )
+        if not np.isfinite(result.point).all():
+            raise RunError(
+                f"The trained model forecasts NaN or infinite values on the {part} split; "
+                "check the data for extreme values or lower training.optimizer.learning_rate."
+            )
+        return result
+
+    return forecast
+
+
+def evaluate(model: Any, prepared: PreparedData, config: Config, part: str) -> dict[str, Any]:
+    """The model's metrics on ``part`` beside the naive baseline's."""
+    window = config.window
+    return evaluation.compare_with_naive(
+        prepared,
+        part,
+        checked_forecasts(model, prepared, config, part),
+        window.input_width,
+        window.horizon,
+    )
+
+
+def draw_forecasts(prepared: PreparedData, config: Config, forecast: Callable, path: Path) -> None:
+    """Draw test forecasts of the first series with test windows, from origins one horizon
+    apart, against the actual values and the naive forecasts."""
+    table, width, horizon = prepared.table, config.window.input_width, config.window.horizon
+    n_targets = table.n_targets
+    starts = prepared.starts["test"]
+    shown = int(np.searchsorted(table.offsets, starts[0], side="right")) - 1
+    first, end = prepared.bounds.part_range("test", table.offsets, shown)
+    at = windows.spaced_origins(first, windows.last_origin(end, horizon), horizon, PLOT_ORIGINS)
+    chosen = windows.starts_at(at, width)
+    predicted = forecast(chosen)
+    naive = evaluation.naive_forecast(prepared.scaled, chosen, width, horizon, n_targets)
+
+    def original(scaled: np.ndarray) -> np.ndarray:
+        return prepared.scaler.inverse_transform(scaled, slice(0, n_targets))
+
+    positions = table.times if table.times is not None else np.arange(len(table.values))
+    origins = []
+    for k, row in enumerate(at):
+        band = None
+        if predicted.quantiles is not None:
+            band = (original(predicted.lower[k]), original(predicted.upper[k]))
+        steps = positions[row : row + horizon]
+        origins.append((steps, original(predicted.point[k]), original(naive[k]), band))
+    lo = max(first - width, int(table.offsets[shown]))
+    hi = int(at[-1]) + horizon
+    series = f" of series {table.ids[shown]}" if table.ids is not None else ""
+    band_label = None
+    if predicted.quantiles is not None:
+        band_label = f"{predicted.levels[0]:g}-{predicted.levels[-1]:g} quantiles"
+    plots.forecast(
+        positions[lo:hi],
+        table.values[lo:hi, :n_targets],
+        origins,
+        table.columns[:n_targets],
+        f"{config.model.type} ({heads.head_of(config.model.params)} head): test forecasts"
+        f"{series} (horizon {horizon})",
+        path,
+        band_label=band_label,
+    )
+
+
+def train(
+    config: Config,
+    *,
+    progress: Progress | None = None,
+    prepared: PreparedData | None = None,
+    resume: str | Path | None = None,
+) -> TrainResult:
+    """Train the configured model and write a complete run directory.
+
+    Data problems are raised before the run directory is created; any later failure
+    leaves a ``FAILED`` marker in it. Training backs itself up at epoch ends (at most every
+    ``training.backup_interval`` seconds), so a run stopped by SIGINT, SIGTERM or SIGKILL
+    resumes from its last backed-up epoch and ends exactly as if it had never stopped.
+    With ``training.distribute: multi_worker`` only the chief writes a run directory;
+    other workers return a result without one.
+
+    Args:
+        config: A validated config.
+        progress: Called after every epoch.
+        prepared: Data already prepared for this config (loaded from ``config.data`` if None).
+        resume: An unfinished run directory of this config to continue, instead of a new one.
+
+    Raises:
+        RunInterrupted: on KeyboardInterrupt (SIGINT, or SIGTERM where the caller maps it).
+    """
+    import tensorflow as tf
+
+    started = time.perf_counter()
+    run = RunDir.reopen(resume, config) if resume is not None else None
+    prepared = prepared if prepared is not None else prepare_data(config)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    distribution = make_distribution(config.training.distribute)
+    if not distribution.is_chief:
+        with tempfile.TemporaryDirectory(prefix="tsforecast-worker-") as scratch:
+            output = dataclasses.replace(config.output, dir=scratch)
+            run = RunDir.create(dataclasses.replace(config, output=output))
+            return _train_into(run, config, prepared, progress, started, distribution)
+    if run is None:
+        run = RunDir.create(config)
+    else:
+        run.clear_failed()
+    try:
+        run.write_config(config)  # first, so that a run stopped at any point can be resumed
+        return _train_into(run, config, prepared, progress, started, distribution)
+    except KeyboardInterrupt:
+        message = (
+            f"Training was interrupted; continue it with --resume {run.path} "
+            "(the same config, from the last backed-up epoch)."
+        )
+        run.mark_failed(message)
+        raise RunInterrupted(message) from None
+    except TsForecastError as exc:
+        run.mark_failed(str(exc))
+        raise
+    except OSError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = f"Cannot write the run directory {run.path}: {reason}"
+        run.mark_failed(message)
+        raise RunError(message) from None
+    except (MemoryError, tf.errors.ResourceExhaustedError):
+        message = (
+            "Out of memory building or training the model; make the model smaller or lower "
+            "training.batch_size or window.input_width."
+        )
+        run.mark_failed(message)
+        raise RunError(message) from None
+    except Exception as exc:
+        run.mark_failed(f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _train_into(
+    run: RunDir,
+    config: Config,
+    prepared: PreparedData,
+    progress: Progress | None,
+    started: float,
+    distribution: Distribution,
+) -> TrainResult:
+    table, params = prepared.table, config.model.params
+    run.write_scaler(prepared.scaler)
+    trained = build_and_fit(
+        config,
+        prepared,
+        backup_dir=run.file(BACKUP),
+        progress=progress,
+        record=run.write_history,
+        tensorboard_dir=run.file(TENSORBOARD) if config.training.tensorboard else None,
+        distribution=distribution,
+        on_built=lambda built: run.check_free_space(built.count_params()),
+    )
+    model, fitted = trained.model, trained.fit
+    history = [] if fitted is None else fitted.history
+    run.write_history(history)
+    if not distribution.is_chief:
+        return TrainResult(None, {}, time.perf_counter() - started)
+    run.save_model(model)
+    if config.output.plots:
+        curve = pd.read_csv(run.file(HISTORY))
+        plots.learning_curve(curve, run.file(PLOTS) / "learning_curve.png")
+        forecast = checked_forecasts(model, prepared, config, "test")
+        draw_forecasts(prepared, config, forecast, run.file(PLOTS) / "forecast.png")
+    best_epoch = None if fitted is None or fitted.best_epoch is None else fitted.best_epoch + 1
+    metrics = {
+        "model": config.model.type,
+        **{part: evaluate(model, prepared, config, part) for part in ("val", "test")},
+        "architecture": {
+            "head": heads.head_of(params),
+            "input_width": config.window.input_width,
+            # Input steps one forecast sees; null when the model reads the whole window.
+            "receptive_field": registry.receptive_field(
+                config.model.type, params, config.window.input_width
+            ),
+        },
+        "training": {
+            "epochs_trained": len(history),
+            "best_epoch": best_epoch,
+            "parameters": int(model.count_params()),
+            "train_windows": len(prepared.starts["train"]),
+            "distribute": distribution.kind,
+            "replicas": distribution.replicas,
+            "precision": trained.precision,
+            "jit_compile": bool(heads.trained_part(model, params).jit_compile),
+        },
+        "run": {
+            "format": RUN_FORMAT,
+            "columns": list(table.columns),
+            "targets": list(table.columns[: table.n_targets]),
+            "n_series": table.n_series,
+            "versions": versions(),
+        },
+    }
+    run.write_json(METRICS, metrics)
+    run.remove_backup()
+    return TrainResult(run.path, metrics, time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------------------------------------
+# Several configs, as a batch job
+
+
+def train_config(
+    path: str,
+    config: Config,
+    gates: Gates = NO_GATES,
+    *,
+    progress: Progress | None = None,
+    resume: str | None = None,
+) -> dict[str, Any]:
+    """Train the config loaded from ``path`` and check its gates; its record (see
+    :func:`batch_report`)."""
+    result = train(config, progress=progress, resume=resume)
+    record: dict[str, Any] = {
+        "config": path,
+        "status": "ok",
+        "run_dir": None if result.run_dir is None else str(result.run_dir),
+        "seconds": round(result.seconds, 3),
+        "gates_failed": [],
+        "error": None,
+        "metrics": {
+            part: result.metrics[part] for part in ("val", "test") if part in result.metrics
+        },
+    }
+    if result.run_dir is None:
+        record["status"] = "worker"
+    else:
+        record["gates_failed"] = check_gates(result.metrics, gates)
+        if record["gates_failed"]:
+            record["status"] = "gate_failed"
+    return record
+
+
+def error_record(path: str, exc: BaseException) -> dict[str, Any]:
+    """The record of a config that failed with ``exc``."""
+    message = str(exc) if isinstance(exc, TsForecastError) else f"{type(exc).__name__}: {exc}"
+    return {
+        "config": path,
+        "status": "error",
+        "run_dir": None,
+        "seconds": None,
+        "gates_failed": [],
+        "error": message,
+        "exit_code": exc.exit_code if isinstance(exc, TsForecastError) else 1,
+        "metrics": {},
+    }
+
+
+def _batch_errors() -> tuple[type[BaseException], ...]:
+    """What one config of a batch may fail with without stopping the others."""
+    import tensorflow as tf
+
+    return (
+        TsForecastError,
+        tf.errors.OpError,
+        ArithmeticError,
+        LookupError,
+        OSError,
+        RuntimeError,
+        TypeError,
+        ValueError,
+    )
+
+
+def train_many(
+    paths: list[str],
+    overrides: tuple[str, ...] = (),
+    gates: Gates = NO_GATES,
+    *,
+    progress: Progress | None = None,
+    starting: Callable[[int, int, str], None] | None = None,
+    finished: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Train config files one after another, going on past failures.
+
+    Args:
+        paths: Config files.
+        overrides: ``KEY.PATH=VALUE`` overrides applied to each.
+        gates: Quality gates each run is checked against.
+        progress: Called after every epoch.
+        starting: Called with ``(i, n, path)`` before config ``i`` of ``n`` trains.
+        finished: Called with each config's record as it ends.
+    """
+    records = []
+    for i, path in enumerate(paths, start=1):
+        if starting is not None:
+            starting(i, len(paths), path)
+        try:
+            record = train_config(path, load_config(path, overrides), gates, progress=progress)
+        except _batch_errors() as exc:
+            record = error_record(path, exc)
+        if finished is not None:
+            finished(record)
+        records.append(record)
+    return records
+
+
+def exit_code(records: list[dict[str, Any]]) -> int:
+    """0 when every config trained and passed its gates; else the first error's code (one
+    config) or 1 (several), or the gate code when only gates failed."""
+    errors = [r for r in records if r["status"] == "error"]
+    if errors:
+        return errors[0]["exit_code"] if len(records) == 1 else 1
+    failed = any(r["status"] == "gate_failed" for r in records)
+    return GATE_FAILED_EXIT_CODE if failed else 0
+
+
+def batch_report(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``--json`` report of a train command."""
+    code = exit_code(records)
+    return {"command": "train", "ok": code == 0, "exit_code": code, "runs": records}

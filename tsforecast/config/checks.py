@@ -1,0 +1,189 @@
+"""Rules that span several config fields: small named checks run after parsing.
+
+Each takes the whole parsed :class:`~tsforecast.config.Config` and raises a ConfigError
+naming the keys at fault.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from tsforecast.config.data import SYNTHETIC_COLUMN, SyntheticConfig
+from tsforecast.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tsforecast.config.sections import Config
+
+#: Which ``training.lr_schedule`` keys each schedule reads.
+LR_SCHEDULE_KEYS = {
+    "none": (),
+    "exponential": ("decay_steps", "decay_rate", "staircase"),
+    "cosine": ("decay_steps", "alpha"),
+    "plateau": ("factor", "patience", "min_lr", "monitor"),
+}
+
+
+def _check_source(config: Config) -> None:
+    data = config.data
+    if data.source == "file":
+        if data.path is None:
+            raise ConfigError("data.path is required when data.source is file.")
+        if not data.target_columns:
+            raise ConfigError("data.target_columns is required when data.source is file.")
+        if data.synthetic != SyntheticConfig():
+            raise ConfigError("data.synthetic applies only with data.source: synthetic_sines.")
+        return
+    unused = {
+        "data.path": data.path,
+        "data.time_column": data.time_column,
+        "data.id_column": data.id_column,
+        "data.feature_columns": data.feature_columns or None,
+        "data.rows": data.rows,
+    }
+    for where, value in unused.items():
+        if value is not None:
+            raise ConfigError(f"{where} is not used with data.source {data.source}; remove it.")
+    if data.target_columns != (SYNTHETIC_COLUMN,):
+        raise ConfigError(
+            f"data.source {data.source} generates one column, '{SYNTHETIC_COLUMN}'; "
+            f"data.target_columns must be [{SYNTHETIC_COLUMN}] or left out."
+        )
+
+
+def _check_columns(config: Config) -> None:
+    data = config.data
+    special = {"data.time_column": data.time_column, "data.id_column": data.id_column}
+    for where, column in special.items():
+        if column is None:
+            continue
+        for listed, columns in (
+            ("data.target_columns", data.target_columns),
+            ("data.feature_columns", data.feature_columns),
+        ):
+            if column in columns:
+                raise ConfigError(f"{where} '{column}' cannot also be listed in {listed}.")
+    if data.time_column is not None and data.time_column == data.id_column:
+        raise ConfigError("data.time_column and data.id_column must be different columns.")
+    both = sorted(set(data.target_columns) & set(data.feature_columns))
+    if both:
+        raise ConfigError(
+            f"data.feature_columns repeats target column '{both[0]}'; targets are inputs already."
+        )
+
+
+def _check_split(config: Config) -> None:
+    val, test = config.data.split.val, config.data.split.test
+    unit = "series" if config.data.split.by == "series" else "rows"
+    if isinstance(val, float) and isinstance(test, float) and val + test >= 1.0:
+        raise ConfigError(
+            f"data.split.val + data.split.test must leave {unit} for training; got {val} + {test}."
+        )
+
+
+def _check_preprocessing(config: Config) -> None:
+    data, width = config.data, config.window.input_width
+    if data.transform == "none" and data.difference_lag != 1:
+        raise ConfigError("data.difference_lag applies only with data.transform: difference.")
+    if data.transform == "difference" and data.difference_lag >= width:
+        raise ConfigError(
+            f"data.difference_lag ({data.difference_lag}) must be smaller than "
+            f"window.input_width ({width}): the model reads input_width - difference_lag "
+            "differences."
+        )
+    if data.channel_independent and data.feature_columns:
+        raise ConfigError(
+            "data.channel_independent forecasts every input column as its own series, so "
+            "every input must be a target; move data.feature_columns "
+            f"({', '.join(data.feature_columns)}) into data.target_columns or remove them."
+        )
+
+
+def _check_optimizer(config: Config) -> None:
+    optimizer = config.training.optimizer
+    where = f"training.optimizer (name: {optimizer.name})"
+    if optimizer.momentum and optimizer.name not in ("sgd", "rmsprop"):
+        raise ConfigError(f"{where}: momentum applies to sgd and rmsprop only.")
+    if optimizer.nesterov and optimizer.name != "sgd":
+        raise ConfigError(f"{where}: nesterov applies to sgd only.")
+    if optimizer.weight_decay is not None and optimizer.name not in ("adam", "adamw"):
+        raise ConfigError(f"{where}: weight_decay applies to adam and adamw only.")
+
+
+def _check_loss(config: Config) -> None:
+    if config.training.loss == "msle" and config.data.scaler == "standard":
+        raise ConfigError(
+            "training.loss msle needs non-negative targets, but data.scaler standard makes "
+            "them negative; use data.scaler: minmax."
+        )
+    head = getattr(config.model.params, "head", "vector")
+    if (config.training.loss == "pinball") != (head == "quantile"):
+        raise ConfigError(
+            f"training.loss {config.training.loss} does not fit model.head {head}: the "
+            "quantile head trains with the pinball loss, and only it does."
+        )
+
+
+def _check_lr_schedule(config: Config) -> None:
+    schedule = config.training.lr_schedule
+    for f in dataclasses.fields(schedule):
+        if f.name == "name" or f.name in LR_SCHEDULE_KEYS[schedule.name]:
+            continue
+        if getattr(schedule, f.name) != f.default:
+            users = [name for name, keys in LR_SCHEDULE_KEYS.items() if f.name in keys]
+            raise ConfigError(
+                f"training.lr_schedule.{f.name} applies to lr_schedule.name "
+                f"{' or '.join(users)}, not {schedule.name}."
+            )
+
+
+def _check_speed(config: Config) -> None:
+    training = config.training
+    if training.jit_compile is True and training.deterministic:
+        raise ConfigError(
+            "training.jit_compile: true needs training.deterministic: false; Keras does not "
+            "compile with XLA while deterministic ops are on."
+        )
+
+
+def _check_recursive(config: Config) -> None:
+    head = getattr(config.model.params, "head", "vector")
+    if head == "recursive" and config.data.feature_columns:
+        raise ConfigError(
+            "model.head recursive feeds its own forecasts back as the next inputs, so it cannot "
+            "read data.feature_columns (their future values are unknown); remove "
+            "data.feature_columns or use another head."
+        )
+
+
+def _check_preprocessing_head(config: Config) -> None:
+    data = config.data
+    used = [
+        name
+        for name, on in (
+            ("data.instance_norm", bool(data.instance_norm)),
+            ("data.channel_independent", data.channel_independent),
+            ("data.transform: difference", data.transform == "difference"),
+        )
+        if on
+    ]
+    head = getattr(config.model.params, "head", "vector")
+    if used and head != "vector":
+        raise ConfigError(
+            f"{used[0]} wraps a model with a vector head; model.head {head} is not supported "
+            "with it. Use model.head: vector or turn the preprocessing off."
+        )
+
+
+CROSS_CHECKS = (
+    _check_source,
+    _check_columns,
+    _check_split,
+    _check_preprocessing,
+    _check_preprocessing_head,
+    _check_optimizer,
+    _check_loss,
+    _check_lr_schedule,
+    _check_recursive,
+    _check_speed,
+)

@@ -1,0 +1,236 @@
+"""Every table the commands print, as text: aligned tables, Markdown, CSV and JSON.
+
+The commands return records; these functions turn them into what a person (or a CI job)
+reads. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any, get_type_hints
+
+import yaml
+
+from tsforecast.errors import ConfigError
+
+#: Test metrics the train summary shows beside the naive baseline.
+SUMMARY_METRICS = ("mae", "rmse", "mse", "mase", "smape", "scaled_mse", "scaled_mae")
+#: Leaderboard formats of ``compare``.
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+def number(value: Any) -> str:
+    """A figure to 4 significant digits, or ``-`` when there is none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def aligned(rows: list[tuple[str, ...]] | list[list[str]]) -> str:
+    """Rows of cells as left-aligned columns two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
+    )
+
+
+def to_json(data: Any) -> str:
+    """JSON as the commands print it: indented, and refusing NaN and infinities."""
+    return json.dumps(data, indent=2, allow_nan=False)
+
+
+def summary_table(metrics: dict[str, Any]) -> str:
+    """Test metrics of the model beside the naive baseline, and the verdict."""
+    test = metrics["test"]
+    rows = [("metric", "model", "naive")]
+    for name in SUMMARY_METRICS:
+        rows.append((name, number(test["model"][name]), number(test["naive"][name])))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
+    verdict = "beats" if test["beats_naive"] else "does NOT beat"
+    lines.append(
+        f"On {test['n_windows']} test windows the model {verdict} the naive baseline (MSE)."
+    )
+    interval = test["model"].get("interval")
+    if interval is not None:
+        levels = interval["levels"]
+        lines.append(
+            f"The {levels[0]:g}-{levels[-1]:g} quantile interval (nominal "
+            f"{interval['nominal_coverage']:.0%}) covers {interval['coverage']:.1%} of test "
+            f"values; mean width {interval['mean_width']:.4g}."
+        )
+    return "\n".join(lines)
+
+
+def train_summary(record: dict[str, Any]) -> str:
+    """What ``train`` prints for one config: metrics beside naive, the time and, last, the
+    run directory."""
+    return (
+        f"{summary_table(record['metrics'])}\nTrained in {record['seconds']:.1f} s. "
+        f"Run directory:\n{record['run_dir']}"
+    )
+
+
+def batch_table(records: list[dict[str, Any]]) -> str:
+    """One line per config: status, test metrics beside naive, and run directory or error."""
+    rows = [("config", "status", "test mse", "naive mse", "test mase", "skill", "seconds", "run")]
+    for r in records:
+        test = r["metrics"].get("test")
+        figures = ["-"] * 4
+        if test:
+            figures = [
+                number(test["model"]["mse"]),
+                number(test["naive"]["mse"]),
+                number(test["model"]["mase"]),
+                number(test["skill_mse"]),
+            ]
+        where = r["run_dir"] or r["error"] or ""
+        seconds = "-" if r["seconds"] is None else f"{r['seconds']:.1f}"
+        rows.append((r["config"], r["status"].replace("_", " "), *figures, seconds, where))
+    counts = {s: sum(r["status"] == s for r in records) for s in ("ok", "gate_failed", "error")}
+    return (
+        aligned(rows)
+        + f"\n{len(records)} configs: {counts['ok']} ok, {counts['gate_failed']} failed a quality "
+        f"gate, {counts['error']} failed."
+    )
+
+
+def backtest_table(summary: dict[str, Any]) -> str:
+    """Per-fold test metrics beside naive, their mean, and a verdict."""
+    rows = [("fold", "origin", "windows", "mse", "naive mse", "mae", "naive mae", "mase", "skill")]
+
+    def figures(test: dict[str, Any]) -> tuple[str, ...]:
+        model, naive = test["model"], test["naive"]
+        return (
+            str(test["n_windows"]),
+            number(model["mse"]),
+            number(naive["mse"]),
+            number(model["mae"]),
+            number(naive["mae"]),
+            number(model["mase"]),
+            number(test["skill_mse"]),
+        )
+
+    for fold in summary["folds"]:
+        rows.append((str(fold["fold"]), str(fold["origin"]), *figures(fold["test"])))
+    mean = summary["aggregate"]["test"]
+    rows.append(("mean", "", *figures(mean)))
+    verdict = "beats" if mean["beats_naive"] else "does NOT beat"
+    return (
+        aligned(rows)
+        + f"\nOn average the model {verdict} the naive baseline (MSE); it beats it in "
+        f"{mean['folds_beating_naive']} of {len(summary['folds'])} folds."
+    )
+
+
+def leaderboard(rows: list[dict[str, Any]], fmt: str) -> str:
+    """The leaderboard as an aligned ``table``, ``markdown``, ``csv`` or ``json`` text."""
+    import pandas as pd
+
+    if fmt == "json":
+        return to_json(rows) + "\n"
+
+    def frame(drop: tuple[str, ...]) -> pd.DataFrame:
+        return pd.DataFrame([{k: v for k, v in row.items() if k not in drop} for row in rows])
+
+    if fmt == "csv":
+        return frame(("metrics",)).to_csv(index=False)
+    table = frame(("metrics", "path"))
+    cells = [list(table.columns)] + [
+        [number(v) for v in record] for record in table.itertuples(index=False)
+    ]
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(row) + " |" for row in cells]
+        lines.insert(1, "|" + "|".join("---" for _ in cells[0]) + "|")
+        return "\n".join(lines) + "\n"
+    if fmt != "table":
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got '{fmt}'.")
+    return aligned(cells) + "\n"
+
+
+def trials_table(result: Any, shown: int = 10) -> str:
+    """The best ``shown`` trials of a finished search, how to train the best, and the tune
+    directory as the last line."""
+    head = result.trials.head(shown)
+    if not head["error"].astype(bool).any():
+        head = head.drop(columns="error")
+    table = head.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}")
+    return (
+        f"{table}\nBest val_loss {result.best_val_loss:.5g} of {len(result.trials)} trials in "
+        f"{result.seconds:.1f} s. Train it with: tsforecast train "
+        f"{result.path / 'best_config.yaml'}\nTune directory:\n{result.path}"
+    )
+
+
+def validation_line(path: str, config: Any, search: Any) -> str:
+    """What ``validate`` says of a valid config (and its search section, if any)."""
+    import os
+
+    data = config.data.path or config.data.source
+    output = os.path.abspath(os.path.expanduser(config.output.dir))
+    line = f"{path}: valid ({config.model.type}, data {data}, runs in {output})."
+    if search is not None:
+        keys = ", ".join(p.path for p in search.params)
+        line += f" Search: {search.settings.algorithm} over {keys}."
+    return line
+
+
+def bench_line(record: dict[str, Any]) -> str:
+    """One benchmark record: where it comes from and our figure beside the published one."""
+    if record["status"] != "ok":
+        ours = record["status"]
+    else:
+        ours = f"{record['metric']} {record['ours']:.4g}"
+        if record["published"] is not None:
+            ours += f" (published {record['published']:.4g})"
+    return f"{record['suite']}  {record['dataset']}  {record['task']}  {record['model']}: {ours}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The config reference of the README
+
+
+def _reference_rows(cls: type, path: str) -> list[tuple[str, str, str]]:
+    from tsforecast.config.loading import plain
+
+    rows = []
+    for f in dataclasses.fields(cls):
+        where = f"{path}.{f.name}"
+        field_type = get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(field_type):
+            rows.extend(_reference_rows(field_type, where))
+            continue
+        if f.default is dataclasses.MISSING:
+            default = "required"
+        else:
+            default = f"`{yaml.safe_dump(plain(f.default), default_flow_style=True).strip()}`"
+            default = default.replace("\n...", "")
+        rows.append((where, default, f.metadata.get("help", "")))
+    return rows
+
+
+def config_reference() -> str:
+    """A Markdown table of every config key, generated from the schema."""
+    from tsforecast.config import ModelConfig
+    from tsforecast.config.loading import SECTIONS
+    from tsforecast.models import registry
+
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+    for name, cls in SECTIONS.items():
+        if cls is ModelConfig:
+            lines.append(
+                "| `model.type` | required | Registry name: "
+                + ", ".join(f"`{n}`" for n in registry.names())
+                + ". |"
+            )
+            for spec in registry.specs():
+                for where, default, text in _reference_rows(spec.params, f"model[{spec.name}]"):
+                    lines.append(f"| `{where}` | {default} | {text} |")
+            continue
+        for where, default, text in _reference_rows(cls, name):
+            lines.append(f"| `{where}` | {default} | {text} |")
+    return "\n".join(lines) + "\n"
