@@ -313,7 +313,7 @@ import json, sys, time
 import tensorflow, keras
 start = time.perf_counter()
 from tsforecast.commands.predict import predict
-frame = predict(sys.argv[1], sys.argv[2])
+frame = predict(sys.argv[1], sys.argv[2]).frame
 frame.to_csv(sys.argv[3], index=False)
 print(json.dumps({"seconds": time.perf_counter() - start, "rows": len(frame)}))
 """

@@ -19,7 +19,8 @@ def train_run(config_path, *overrides):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Two runs over the same test window and one with another horizon (trained once)."""
+    """Three runs over the same test window (one of a quantile head) and one with another
+    horizon (trained once)."""
     folder = tmp_path_factory.mktemp("compare")
     sine_frame().to_csv(folder / "series.csv", index=False)
     raw = base_config(str(folder / "series.csv"))
@@ -28,7 +29,8 @@ def runs(tmp_path_factory):
     linear = train_run(path, "output.name=linear")
     naive = train_run(path, "model.type=naive", "output.name=last")
     other = train_run(path, "model.type=naive", "window.horizon=2", "output.name=short")
-    return {"linear": linear, "naive": naive, "other": other}
+    quantile = train_run(path, "model.head=quantile", "output.name=quantile")
+    return {"linear": linear, "naive": naive, "other": other, "quantile": quantile}
 
 
 def test_leaderboard_ranks_runs_beside_the_naive_baseline(runs):
@@ -74,7 +76,7 @@ def test_runs_with_other_test_windows_get_their_own_baseline(runs, workdir):
         "naive baseline (series.csv, horizon 2)",
         "naive baseline (series.csv, horizon 4)",
     ]
-    assert len(table) == 5
+    assert len(table) == 6  # four runs and two baselines
 
 
 def test_plot_draws_runs_that_share_a_test_window(runs, workdir):
@@ -91,6 +93,16 @@ def test_plot_draws_runs_that_share_a_test_window(runs, workdir):
         f"and {runs['other'].name} differ in window.horizon (4 vs 2)."
     )
     assert not (workdir / "x.png").exists()
+
+
+def test_plot_draws_a_quantile_run_by_its_median(runs, workdir, monkeypatch):
+    from tsforecast import plots
+
+    drawn = {}
+    monkeypatch.setattr(plots, "compare_forecasts", lambda *args: drawn.update(args[3]))
+    result = invoke("compare", runs["linear"], runs["quantile"], "--plot", workdir / "q.png")
+    assert result.exit_code == 0, result.output
+    assert {forecast.shape for forecast in drawn.values()} == {(8, 4, 1)}  # one line each
 
 
 def test_compare_skips_what_is_not_a_finished_run(runs, workdir):

@@ -218,5 +218,5 @@ def test_training_with_every_stage_keeps_the_plain_naive_baseline(workdir):
     assert {"difference", "instance_norm", "channels_to_series", "integrate"} <= {
         layer.name for layer in run.model.layers
     }
-    forecast = predict(staged.run_dir)
+    forecast = predict(staged.run_dir).frame
     assert len(forecast) == 4 and forecast["y"].between(0, 40).all()

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from conftest import base_config, invoke, sine_frame, write_config
 
-from tsforecast.config import load_config
+from tsforecast.config import config_difference, config_to_dict, load_config
 from tsforecast.data.prepared import prepare_data
-from tsforecast.runs import config_difference, load_model
+from tsforecast.runs import load_model
 from tsforecast.training import fit
 from tsforecast.training.backup import BACKUP_FORMAT
 
@@ -189,8 +189,9 @@ def test_resume_refuses_what_it_cannot_continue(setup, tmp_path):
     # A backup made from other data is refused rather than silently mixed.
     backup = run / ".backup"
     backup.mkdir()
-    other = {"format": BACKUP_FORMAT, "fingerprint": "other", "epochs_done": 1}
-    (backup / "state.json").write_text(json.dumps({**other, "weights": "w.weights.h5"}))
+    plain = config_to_dict(load_config(config))
+    other = {"format": BACKUP_FORMAT, "fingerprint": "other", "config": plain, "epochs_done": 1}
+    (backup / "state.json").write_text(json.dumps({**other, "weights": "epoch-1.weights.h5"}))
     result = invoke("train", config, "--resume", run)
     assert result.exit_code == 1 and "The data differs from the data this run" in result.stderr
     assert "data differs" in (run / "FAILED").read_text()
@@ -203,14 +204,19 @@ def test_resume_refuses_what_it_cannot_continue(setup, tmp_path):
     state = {
         "format": BACKUP_FORMAT,
         "fingerprint": fingerprint,
+        "config": plain,
         "epochs_done": 1,
-        "weights": "w.weights.h5",
+        "weights": "epoch-1.weights.h5",
     }
     state.update(history=[{"loss": 1.0}], stopped=False, random_state=[], best=None)
     (backup / "state.json").write_text(json.dumps(state))
-    (backup / "w.weights.h5").write_bytes(b"not HDF5")
+    (backup / "epoch-1.weights.h5").write_bytes(b"not HDF5")
     result = invoke("train", config, "--resume", run, "--quiet")
-    assert result.exit_code == 1 and "Cannot restore the training backup" in result.stderr
+    assert result.exit_code == 1
+    assert (
+        "backup in" in result.stderr
+        and "is damaged (epoch-1.weights.h5 is missing or damaged)" in result.stderr
+    )
 
     (backup / "state.json").write_text(json.dumps({**state, "format": BACKUP_FORMAT - 1}))
     result = invoke("train", config, "--resume", run, "--quiet")
@@ -266,5 +272,9 @@ def test_backups_follow_the_interval_and_change_nothing(setup, monkeypatch):
     assert none.backups == [] and len(none.history) == len(every.history)
     assert none.best_epoch == every.best_epoch is not None
     for run in runs.values():
-        for name in ("metrics.json", "history.csv"):
-            assert (run / name).read_bytes() == (reference / name).read_bytes(), name
+        assert (run / "history.csv").read_bytes() == (reference / "history.csv").read_bytes()
+        # the same run, but for the config's fingerprint, which covers backup_interval
+        ours, theirs = (json.loads((r / "metrics.json").read_text()) for r in (run, reference))
+        for metrics in (ours, theirs):
+            metrics["run"]["files"].pop("config.yaml")
+        assert ours == theirs

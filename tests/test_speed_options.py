@@ -68,7 +68,7 @@ def test_mixed_precision_trains_in_float16_and_saves_a_float32_model(workdir, mo
     model = load_model(result.run_dir / "model.keras")
     assert {layer.dtype_policy.name for layer in model.layers[1:]} == {"float32"}
     assert np.isfinite(result.metrics["test"]["model"]["mse"])
-    forecast = predict(result.run_dir, workdir / "series.csv")
+    forecast = predict(result.run_dir, workdir / "series.csv").frame
     assert np.isfinite(forecast["y"]).all()
 
 

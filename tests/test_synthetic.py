@@ -115,7 +115,7 @@ def test_predict_names_generated_series(tmp_path):
     config = dataclasses.replace(
         config, output=dataclasses.replace(config.output, dir=str(tmp_path))
     )
-    forecast = predict(train(config).run_dir)
+    forecast = predict(train(config).run_dir).frame
     assert list(forecast.columns) == ["series", "step", "value"]
     assert len(forecast) == 20 * 10
     series = sine_series(20, 60)

@@ -94,7 +94,7 @@ def test_predict_panel_continues_timestamps_per_series(workdir):
     raw["data"]["id_column"] = "id"
     raw["model"] = {"type": "naive"}
     result = train(config_from_dict(raw))
-    forecast = predict(result.run_dir)
+    forecast = predict(result.run_dir).frame
     assert list(forecast.columns) == ["id", "time", "y"]
     assert len(forecast) == 3 * 4
     first = forecast[forecast["id"] == "s0"]
@@ -147,7 +147,7 @@ def test_quantile_head_orders_its_quantiles_and_covers_the_data(workdir):
     from tsforecast.reports import summary_table
 
     assert "quantile interval (nominal 80%) covers" in summary_table(result.metrics)
-    forecast = predict(result.run_dir)
+    forecast = predict(result.run_dir).frame
     assert list(forecast.columns) == ["time", "y_lower", "y_median", "y_upper"]
     assert (forecast["y_lower"] <= forecast["y_median"]).all()
     assert (forecast["y_median"] <= forecast["y_upper"]).all()

@@ -23,6 +23,7 @@ from tsforecast.console import (
     echo_json,
     epoch_progress,
     fold_progress,
+    one_line,
     quiet_tensorflow,
     report,
     report_gates,
@@ -152,31 +153,33 @@ def validate(config_path: str, overrides: tuple[str, ...]) -> None:
 @main.command()
 @click.argument("run_dir", metavar="RUN_DIR")
 @click.option(
-    "--input",
-    "input_path",
-    help="New data with the run's columns (default: the training file).",
+    "--input", "input_path", help="New data with the run's columns (default: the training file)."
 )
-@click.option(
-    "--output",
-    "output_path",
-    help="Write the forecast CSV here (default: standard output).",
-)
+@click.option("--output", "output_path", help="Write the forecast CSV here (default: stdout).")
+@click.option("--strict", is_flag=True, help="Refuse input of another frequency than the run's.")
 @reports_errors
-def predict(run_dir: str, input_path: str | None, output_path: str | None) -> None:
+def predict(run_dir: str, input_path: str | None, output_path: str | None, strict: bool) -> None:
     """Forecast the next horizon steps of every series with a trained run."""
+    from tsforecast.runs import check_outside
+
+    if output_path is not None:
+        check_outside(output_path, [Path(run_dir)], "--output")
     quiet_tensorflow()
     from tsforecast.commands.predict import predict as forecast
     from tsforecast.files import write_atomically
 
-    frame = forecast(run_dir, input_path)
+    prediction = forecast(run_dir, input_path, strict=strict)
+    for warning in prediction.warnings:
+        click.echo(f"Warning: {one_line(warning)}", err=True)
+    text = prediction.frame.to_csv(index=False)
     if output_path is None:
-        click.echo(frame.to_csv(index=False), nl=False)
+        click.echo(text, nl=False)
         return
     try:
-        write_atomically(Path(output_path), frame.to_csv(index=False))
+        write_atomically(Path(output_path), text)
     except OSError as exc:
         raise RunError(f"Cannot write {output_path}: {exc.strerror or exc}.") from None
-    click.echo(f"Wrote {len(frame)} forecast rows to {output_path}")
+    click.echo(f"Wrote {len(prediction.frame)} forecast rows to {output_path}")
 
 
 @main.command()
@@ -341,6 +344,9 @@ def compare(
     for reason in skipped:
         click.echo(f"Skipped: {reason}", err=True)
     if plot_path is not None:
+        from tsforecast.runs import check_outside
+
+        check_outside(plot_path, [run.path for run in runs], "--plot")
         quiet_tensorflow()
         try:
             plot_forecasts(runs, plot_path)

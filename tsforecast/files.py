@@ -33,3 +33,55 @@ def expand_globs(arguments: list[str] | tuple[str, ...]) -> list[str]:
         matches = sorted(glob.glob(argument)) if glob.has_magic(argument) else []
         out.extend(matches or [argument])
     return list(dict.fromkeys(out))
+
+
+class LockHeld(Exception):
+    """Another process holds the lock; ``pid`` names it where the system tells."""
+
+    def __init__(self, pid: int | None) -> None:
+        super().__init__(pid)
+        self.pid = pid
+
+
+class DirectoryLock:
+    """An exclusive advisory lock on a directory, held by one process at a time.
+
+    It is a ``flock`` on the directory's own descriptor, so it needs no lock file, and the
+    system releases it when the process ends, however it ends.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock now, or raise :class:`LockHeld` naming the holder's pid."""
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LockHeld(_flock_holder(self.path)) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+
+def _flock_holder(path: Path) -> int | None:
+    """The pid holding a flock on ``path``, read from ``/proc/locks`` (Linux), or None."""
+    try:
+        inode = os.stat(path).st_ino
+        with open("/proc/locks", encoding="ascii") as locks:
+            for line in locks:
+                fields = line.split()
+                # "1: FLOCK  ADVISORY  WRITE 12345 fd:01:123456 0 EOF"
+                if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].endswith(f":{inode}"):
+                    return int(fields[4])
+    except (OSError, ValueError):
+        return None
+    return None

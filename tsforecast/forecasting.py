@@ -105,6 +105,17 @@ def future_times(table: SeriesTable, horizon: int) -> np.ndarray:
     return out
 
 
+def _stamped(times: np.ndarray, zones: tuple[Any, ...] | None) -> Any:
+    """``(n_series, horizon)`` UTC timestamps, each series' in its own zone (if it has one)."""
+    if zones is None:
+        return times.reshape(-1)
+    stamped = []
+    for row, zone in zip(times, zones, strict=True):
+        index = pd.DatetimeIndex(row)
+        stamped.extend(index if zone is None else index.tz_localize("UTC").tz_convert(zone))
+    return pd.Series(stamped, dtype=object if len(set(zones)) > 1 else None)
+
+
 def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
     """Forecast the next ``horizon`` steps after the end of every series in ``table``.
 
@@ -134,7 +145,7 @@ def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
     if id_name is not None:
         frame[id_name] = np.repeat(np.asarray(table.ids, dtype=object), horizon)
     if table.times is not None:
-        frame[config.data.time_column] = future_times(table, horizon).reshape(-1)
+        frame[config.data.time_column] = _stamped(future_times(table, horizon), table.zones)
     else:
         frame["step"] = np.tile(np.arange(1, horizon + 1), table.n_series)
     for j, name in enumerate(table.columns[:n_targets]):

@@ -8,18 +8,27 @@ renamed into place, so no file is ever seen half-written.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import math
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tsforecast.config import Config, config_to_dict, dump_config, load_config
+from tsforecast.config import (
+    Config,
+    config_difference,
+    config_to_dict,
+    dump_config,
+    load_config,
+)
 from tsforecast.data.scaling import Scaler
 from tsforecast.errors import ConfigError, RunError
-from tsforecast.files import write_atomically
+from tsforecast.evaluation import POINT_METRICS
+from tsforecast.files import DirectoryLock, LockHeld, write_atomically
 
 #: Bumped when the layout of a run directory changes incompatibly.
 RUN_FORMAT = 1
@@ -66,26 +75,6 @@ def _check_writable(folder: Path, needed: int = MIN_FREE_BYTES) -> None:
         )
 
 
-def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(data, dict):
-        return {prefix: data}
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        out.update(_flat(value, f"{prefix}.{key}" if prefix else key))
-    return out
-
-
-def config_difference(run_config: Config, config: Config) -> str | None:
-    """The first key (outside ``output``) where two configs differ, described; else None."""
-    saved, given = _flat(config_to_dict(run_config)), _flat(config_to_dict(config))
-    for key in [*saved, *(k for k in given if k not in saved)]:
-        if key.startswith("output."):
-            continue
-        if saved.get(key, "(unset)") != given.get(key, "(unset)"):
-            return f"{key} is {given.get(key, '(unset)')!r} here but {saved.get(key, '(unset)')!r}"
-    return None
-
-
 def _freshly_made(path: Path) -> bool:
     """Whether ``path`` holds no more than :meth:`RunDir.create` and a ``FAILED`` marker."""
     names = {p.name for p in path.iterdir()}
@@ -95,9 +84,40 @@ def _freshly_made(path: Path) -> bool:
 
 @dataclass(frozen=True)
 class RunDir:
-    """A run directory being written."""
+    """A run directory, held by this process while it writes there.
+
+    Only one process writes a run directory at a time: :meth:`create` and :meth:`reopen`
+    take an exclusive lock on it, which :meth:`release` (or the process's end) gives up.
+    A second writer gets one RunError naming the holder's pid.
+    """
 
     path: Path
+    lock: DirectoryLock | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def held(cls, path: Path) -> RunDir:
+        """``path`` (an existing directory), locked for writing by this process.
+
+        Raises:
+            RunError: when another process writes there.
+        """
+        lock = DirectoryLock(path)
+        try:
+            lock.acquire()
+        except LockHeld as held:
+            holder = f"process {held.pid}" if held.pid is not None else "another process"
+            raise RunError(
+                f"{path} is being written by {holder}; wait for it to finish (or stop it) "
+                "before writing there again."
+            ) from None
+        except OSError as exc:
+            raise RunError(f"Cannot open {path}: {exc.strerror or exc}.") from None
+        return cls(path.resolve(), lock)
+
+    def release(self) -> None:
+        """Give up the lock; another process may write here from now on."""
+        if self.lock is not None:
+            self.lock.release()
 
     @classmethod
     def create(cls, config: Config) -> RunDir:
@@ -129,8 +149,9 @@ class RunDir:
                 continue
             except OSError as exc:
                 raise RunError(f"Cannot create run directory {path}: {exc.strerror}.") from None
+            run = cls.held(path)
             (path / PLOTS).mkdir()
-            return cls(path.resolve())
+            return run
         raise RunError(f"Could not find a free run directory name under {parent}.")
 
     @classmethod
@@ -148,15 +169,25 @@ class RunDir:
             found = False
         if not found:
             raise RunError(f"Run directory not found: {path}")
+        run = cls.held(path)  # first: a run that another process writes must not be read
+        try:
+            run._check_resumable(config)
+            _check_writable(path)
+            (path / PLOTS).mkdir(exist_ok=True)
+        except BaseException:
+            run.release()
+            raise
+        return run
+
+    def _check_resumable(self, config: Config) -> None:
+        path = self.path
         if (path / METRICS).is_file():
             raise RunError(f"Run {path} is complete; there is nothing to resume.")
         if not (path / CONFIG).is_file():
             # Stopped between making the directory and writing its config: start it afresh.
             if not _freshly_made(path):
                 raise RunError(f"{path} has no {CONFIG}, so it is not a run directory.")
-            _check_writable(path)
-            (path / PLOTS).mkdir(exist_ok=True)
-            return cls(path.resolve())
+            return
         try:
             saved = load_config(path / CONFIG)
         except ConfigError as exc:
@@ -167,9 +198,6 @@ class RunDir:
                 f"--resume needs the config the run was started with: {difference} in "
                 f"{path / CONFIG}. Resume with: tsforecast train {path / CONFIG} --resume {path}"
             )
-        _check_writable(path)
-        (path / PLOTS).mkdir(exist_ok=True)
-        return cls(path.resolve())
 
     def check_free_space(self, n_parameters: int) -> None:
         """Raise RunError before training when the disk cannot hold this model's files."""
@@ -217,13 +245,33 @@ class RunDir:
         os.replace(tmp, self.path / MODEL)
 
     def mark_failed(self, message: str) -> None:
-        """Leave a ``FAILED`` marker, unless the run is already complete.
+        """Leave a ``FAILED`` marker, unless the run is already complete, and remove the
+        temporary files a write stopped halfway left behind.
 
         Never raises: it runs while handling an error.
         """
         with contextlib.suppress(OSError):
+            for folder in (self.path, self.path / BACKUP):
+                for leftover in folder.glob(".*tmp*") if folder.is_dir() else ():
+                    leftover.unlink(missing_ok=True)
             if not (self.path / METRICS).exists():
                 self.write_text(FAILED, message.rstrip() + "\n")
+
+
+def check_outside(path: str | Path, runs: list[Path], option: str) -> None:
+    """Refuse to write ``path`` inside a run directory: every file there is the run's.
+
+    Raises:
+        ConfigError: naming the option and the run.
+    """
+    target = Path(path).resolve()
+    for run in runs:
+        folder = Path(run).resolve()
+        if target == folder or folder in target.parents:
+            raise ConfigError(
+                f"{option} {path} is inside the run directory {folder}, whose files must not "
+                "be overwritten; write it elsewhere."
+            )
 
 
 def run_status(path: Path) -> str | None:
@@ -251,23 +299,116 @@ def _run_status(path: Path) -> str | None:
     return None
 
 
-def read_metrics(path: Path) -> dict[str, Any]:
-    """The ``metrics.json`` of a finished run, checked to be of this version's run format.
+def _digest(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def fingerprints(config: Config, scaler: Scaler, model: Any) -> dict[str, str]:
+    """SHA-256 fingerprints of what a run is made of, for ``run.files`` in metrics.json:
+    the config (but its ``output`` section), the fitted scaler, and the model's layers and
+    weights. A run whose files no longer agree with them is refused when loaded."""
+    import numpy as np
+
+    plain = {k: v for k, v in config_to_dict(config).items() if k != "output"}
+    layers = [f"{type(layer).__name__}:{layer.name}" for layer in model.layers]
+    weights = [np.ascontiguousarray(w).tobytes() for w in model.get_weights()]
+    return {
+        CONFIG: _digest(json.dumps(plain, sort_keys=True).encode()),
+        SCALER: _digest(json.dumps(scaler.to_dict(), sort_keys=True).encode()),
+        MODEL: _digest(json.dumps(layers).encode(), *weights),
+    }
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file the tool wrote; NaN and infinities, which it never writes, are refused.
 
     Raises:
-        RunError: if it is unreadable or of another format.
+        ValueError: if the file is not such JSON. OSError: if it cannot be read.
+    """
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not a number")
+
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _metrics_problem(metrics: Any) -> str | None:
+    """What is wrong with the shape of a metrics.json, or None when it is as written."""
+    if not isinstance(metrics, dict):
+        return "it is not a mapping"
+    for part in ("val", "test"):
+        section = metrics.get(part)
+        if not isinstance(section, dict):
+            return f"{part} is missing"
+        n = section.get("n_windows")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            return f"{part}.n_windows is not a positive integer"
+        for who in ("model", "naive"):
+            figures = section.get(who)
+            if not isinstance(figures, dict):
+                return f"{part}.{who} is missing"
+            for name in POINT_METRICS:
+                value = figures.get(name)
+                if not (_is_number(value) or (value is None and name in ("mape", "smape"))):
+                    return f"{part}.{who}.{name} is not a finite number"
+        if not (_is_number(section.get("skill_mse")) or section.get("skill_mse") is None):
+            return f"{part}.skill_mse is not a finite number"
+        if not isinstance(section.get("beats_naive"), bool):
+            return f"{part}.beats_naive is not true or false"
+    files = metrics["run"].get("files", {})
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        return "run.files is not a mapping of file names to fingerprints"
+    return None
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    """The ``metrics.json`` of a finished run, checked to be of this version's run format
+    and of the shape training writes.
+
+    Raises:
+        RunError: if it is unreadable, damaged or of another format.
     """
     try:
-        metrics = json.loads((path / METRICS).read_text(encoding="utf-8"))
-        fmt = metrics["run"]["format"]
-    except (OSError, ValueError, KeyError, TypeError):
+        metrics = read_json(path / METRICS)
+    except (OSError, ValueError):
         raise RunError(f"Run {path} has an unreadable {METRICS}.") from None
+    run = metrics.get("run") if isinstance(metrics, dict) else None
+    fmt = run.get("format") if isinstance(run, dict) else None
+    if not isinstance(fmt, int) or isinstance(fmt, bool):
+        raise RunError(f"Run {path} has a damaged {METRICS}: run.format is not an integer.")
     if fmt != RUN_FORMAT:
         raise RunError(
-            f"Run {path} was written in run format {fmt!r}; this version of tsforecast reads "
+            f"Run {path} was written in run format {fmt}; this version of tsforecast reads "
             f"format {RUN_FORMAT}. Retrain it with this version."
         )
+    problem = _metrics_problem(metrics)
+    if problem:
+        raise RunError(f"Run {path} has a damaged {METRICS}: {problem}.")
     return metrics
+
+
+def _check_fingerprints(run: LoadedRun) -> None:
+    """A run's config, scaler and model must be those it was trained with (runs written
+    before fingerprints were recorded are not checked).
+
+    Raises:
+        RunError: naming the first file that changed.
+    """
+    recorded = run.metrics["run"].get("files", {})
+    found = fingerprints(run.config, run.scaler, run.model)
+    for name, digest in found.items():
+        if name in recorded and recorded[name] != digest:
+            raise RunError(
+                f"Run {run.path}: {name} is not the file this run was trained with (it was "
+                "changed or replaced after training); restore it or retrain."
+            )
 
 
 @dataclass(frozen=True)
@@ -297,14 +438,18 @@ def load_run(path: str | Path) -> LoadedRun:
     except ConfigError as exc:
         raise RunError(f"Run {path} has a {CONFIG} that cannot be used: {exc}") from None
     try:
-        scaler = Scaler.from_dict(json.loads((path / SCALER).read_text(encoding="utf-8")))
+        scaler = Scaler.from_dict(read_json(path / SCALER))
     except (OSError, ValueError):
         raise RunError(f"Run {path} has an unreadable {SCALER}.") from None
+    if scaler.kind != config.data.scaler:
+        raise RunError(f"Run {path}: {SCALER} is a {scaler.kind} scaler, not {config.data.scaler}.")
     if len(scaler.offset_) != len(config.data.target_columns) + len(config.data.feature_columns):
         raise RunError(f"Run {path}: {SCALER} does not match the columns in {CONFIG}.")
     model = load_model(path / MODEL)
+    run = LoadedRun(path, config, scaler, model, metrics)
+    _check_fingerprints(run)
     _check_model_shape(model, config, len(scaler.offset_), path)
-    return LoadedRun(path, config, scaler, model, metrics)
+    return run
 
 
 def _check_model_shape(model: Any, config: Config, n_inputs: int, path: Path) -> None:

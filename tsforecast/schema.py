@@ -85,11 +85,11 @@ def path_text(value: Any) -> str | None:
 MAX_INT = 2**63 - 1
 
 
-_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def safe_name(value: Any) -> str | None:
-    if value is None or _RUN_NAME.match(value):
+    if value is None or _RUN_NAME.fullmatch(value):
         return None
     return "a plain name of letters, digits, '.', '_' or '-' (no path separators)"
 

@@ -36,7 +36,7 @@ from tsforecast.config import Config
 from tsforecast.data import windows
 from tsforecast.data.loading import SeriesTable, load_table
 from tsforecast.data.prepared import PreparedData, prepare_split
-from tsforecast.data.splits import SplitBounds, split_bounds
+from tsforecast.data.splits import SplitBounds, split_bounds, subject
 from tsforecast.errors import ConfigError, DataError
 from tsforecast.evaluation import POINT_METRICS, aggregate_folds
 from tsforecast.runs import BACKTEST, FOLDS_CSV, PLOTS, TENSORBOARD, RunDir
@@ -99,7 +99,7 @@ def plan_folds(
         if short.size:
             i = int(short[0])
             raise DataError(
-                f"Series {table.series_name(i)}: its test split holds "
+                f"{subject(table, i)}: its test split holds "
                 f"{int(test_windows[i])} windows, fewer than "
                 f"--folds {folds}; use fewer folds or set --step."
             )
@@ -112,7 +112,7 @@ def plan_folds(
     if short.size:
         i = int(short[0])
         raise DataError(
-            f"Series {table.series_name(i)} has {int(ends[i] - starts[i])} rows; {folds} folds "
+            f"{subject(table, i)} has {int(ends[i] - starts[i])} rows; {folds} folds "
             f"of {int(steps[i])} origins leave the first fold {int(train_end[i] - starts[i])} "
             f"train rows, fewer than window.input_width + window.horizon ({need}). Use fewer "
             "--folds, a smaller --step or a shorter window."
@@ -208,6 +208,8 @@ def backtest(
     except Exception as exc:
         out.mark_failed(f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        out.release()
     return BacktestResult(out.path, summary, time.perf_counter() - started)
 
 

@@ -29,7 +29,16 @@ from tsforecast.errors import GATE_FAILED_EXIT_CODE, RunError, RunInterrupted, T
 from tsforecast.forecasting import forecast_windows
 from tsforecast.gates import NO_GATES, Gates, check_gates
 from tsforecast.models import heads, registry
-from tsforecast.runs import BACKUP, HISTORY, METRICS, PLOTS, RUN_FORMAT, TENSORBOARD, RunDir
+from tsforecast.runs import (
+    BACKUP,
+    HISTORY,
+    METRICS,
+    PLOTS,
+    RUN_FORMAT,
+    TENSORBOARD,
+    RunDir,
+    fingerprints,
+)
 from tsforecast.training.distribution import Distribution, make_distribution
 from tsforecast.training.fit import Progress, build_and_fit
 
@@ -162,15 +171,18 @@ def train(
     import tensorflow as tf
 
     started = time.perf_counter()
-    run = RunDir.reopen(resume, config) if resume is not None else None
     prepared = prepared if prepared is not None else prepare_data(config)
+    run = RunDir.reopen(resume, config) if resume is not None else None
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     distribution = make_distribution(config.training.distribute)
     if not distribution.is_chief:
         with tempfile.TemporaryDirectory(prefix="tsforecast-worker-") as scratch:
             output = dataclasses.replace(config.output, dir=scratch)
             run = RunDir.create(dataclasses.replace(config, output=output))
-            return _train_into(run, config, prepared, progress, started, distribution)
+            try:
+                return _train_into(run, config, prepared, progress, started, distribution)
+            finally:
+                run.release()
     if run is None:
         run = RunDir.create(config)
     else:
@@ -203,6 +215,8 @@ def train(
     except Exception as exc:
         run.mark_failed(f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        run.release()
 
 
 def _train_into(
@@ -263,7 +277,9 @@ def _train_into(
             "columns": list(table.columns),
             "targets": list(table.columns[: table.n_targets]),
             "n_series": table.n_series,
+            "frequency": table.frequency(),
             "versions": versions(),
+            "files": fingerprints(config, prepared.scaler, model),
         },
     }
     run.write_json(METRICS, metrics)

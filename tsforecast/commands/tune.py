@@ -241,7 +241,7 @@ def _open(
                 f"{folder} is not a tune directory: it has no {SEARCH} and {TUNER_STATE}/."
             )
         _, space = load_search(folder / SEARCH)
-        return space, RunDir(folder.resolve())
+        return space, RunDir.held(folder)
     if path is None:
         raise ConfigError("tune needs a CONFIG, or --resume DIR to continue a search.")
     base, space = load_search(path, overrides)
@@ -282,6 +282,15 @@ def tune(
     """
     started = time.perf_counter()
     space, run = _open(path, overrides, resume)
+    try:
+        return _search(space, run, progress, started)
+    finally:
+        run.release()
+
+
+def _search(
+    space: SearchSpace, run: RunDir, progress: TrialProgress | None, started: float
+) -> TuneResult:
     table = load_table(space.base.data)
     report = None
     if progress is not None:

@@ -9,6 +9,7 @@ Sections are declared with :mod:`tsforecast.schema`. The names below are the pub
 from tsforecast.config.data import SYNTHETIC_COLUMN, DataConfig, SplitConfig, SyntheticConfig
 from tsforecast.config.loading import (
     apply_overrides,
+    config_difference,
     config_from_dict,
     config_to_dict,
     dump_config,
@@ -42,6 +43,7 @@ __all__ = [
     "TrainingConfig",
     "WindowConfig",
     "apply_overrides",
+    "config_difference",
     "config_from_dict",
     "config_to_dict",
     "dump_config",

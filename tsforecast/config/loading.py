@@ -95,6 +95,50 @@ def config_from_dict(raw: Any, base_dir: Path | None = None) -> Config:
     return config
 
 
+#: The most digits an integer in a config may have: any larger cannot fit TensorFlow's
+#: int64 anyway, and Python refuses to convert integers of thousands of digits.
+MAX_INT_DIGITS = 40
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses repeated keys and integers of absurd length."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
+    loader.flatten_mapping(node)  # merge keys (<<) first, as the safe loader does
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key '{key}' appears twice in one mapping", key_node.start_mark
+            )
+        seen[key] = None
+    return loader.construct_mapping(node, deep=True)
+
+
+def _integer(loader: _StrictLoader, node: yaml.ScalarNode) -> int:
+    digits = sum(c.isdigit() for c in node.value)
+    if digits > MAX_INT_DIGITS:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"an integer of {digits} digits is out of range", node.start_mark
+        )
+    return loader.construct_yaml_int(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _integer)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text as plain data: the safe loader, refusing repeated keys and huge integers.
+
+    Raises:
+        yaml.YAMLError: on malformed YAML, naming the line in ``problem_mark``.
+    """
+    return yaml.load(text, Loader=_StrictLoader)
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split ``a.b.c=value`` into its key path and YAML-parsed value."""
     key, sep, value = text.partition("=")
@@ -102,7 +146,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not all(keys):
         raise ConfigError(f"--set expects KEY.PATH=VALUE, e.g. model.units=32; got '{text}'.")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
+        parsed = parse_yaml(value) if value.strip() else None
+    except yaml.constructor.ConstructorError as exc:
+        raise ConfigError(f"--set {key.strip()}: {exc.problem}.") from None
     except yaml.YAMLError:
         parsed = value
     return keys, parsed
@@ -130,17 +176,19 @@ def read_yaml(path: str | Path) -> Any:
     """Read a YAML file with the safe loader, turning every failure into ConfigError."""
     path = Path(path)
     try:
+        if path.is_dir():
+            raise ConfigError(f"Config path is a directory, not a YAML file: {path}")
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"Config path is not a regular file: {path}")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"Config file not found: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"Config path is a directory, not a YAML file: {path}") from None
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}.") from None
     except UnicodeDecodeError:
         raise ConfigError(f"Cannot read config file {path}: it is not UTF-8 text.") from None
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
     except RecursionError:
         raise ConfigError(f"Malformed YAML in {path}: nested too deeply.") from None
     except yaml.YAMLError as exc:
@@ -200,3 +248,26 @@ def config_to_dict(config: Config) -> dict:
 def dump_config(config: Config) -> str:
     """The resolved config as YAML text that :func:`load_config` reads back unchanged."""
     return yaml.safe_dump(config_to_dict(config), sort_keys=False, default_flow_style=None)
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else key))
+    return out
+
+
+def config_difference(saved: Config | dict, given: Config | dict) -> str | None:
+    """The first key (outside ``output``) where two configs differ, described; else None.
+
+    Either may be a :class:`Config` or its :func:`config_to_dict` data.
+    """
+    saved, given = (_flat(c if isinstance(c, dict) else config_to_dict(c)) for c in (saved, given))
+    for key in [*saved, *(k for k in given if k not in saved)]:
+        if key.startswith("output."):
+            continue
+        if saved.get(key, "(unset)") != given.get(key, "(unset)"):
+            return f"{key} is {given.get(key, '(unset)')!r} here but {saved.get(key, '(unset)')!r}"
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,10 @@ class SeriesTable:
         n_targets: How many leading columns are targets.
         offsets: ``(n_series + 1,)`` row offsets; series ``i`` is ``offsets[i]:offsets[i+1]``.
         ids: Series names (``None`` without an id column).
-        times: ``(n_rows,)`` datetime64 timestamps, or ``None`` without a time column.
+        times: ``(n_rows,)`` datetime64 timestamps (in UTC where the data named a time
+            zone or an offset), or ``None`` without a time column.
+        zones: Per series, the time zone (or fixed UTC offset) of its last timestamp, in
+            which its forecasts are stamped; None for timestamps without one.
     """
 
     values: np.ndarray
@@ -31,6 +35,7 @@ class SeriesTable:
     offsets: np.ndarray
     ids: tuple[str, ...] | None
     times: np.ndarray | None
+    zones: tuple[Any, ...] | None = None
 
     @property
     def n_series(self) -> int:
@@ -38,6 +43,16 @@ class SeriesTable:
 
     def series_name(self, i: int) -> str:
         return f"'{self.ids[i]}'" if self.ids is not None else "the series"
+
+    def frequency(self) -> str | None:
+        """The pandas frequency of the first series with three timestamps or more (at most
+        its last 1,000), or None without timestamps or a regular spacing."""
+        if self.times is None:
+            return None
+        for lo, hi in zip(self.offsets[:-1], self.offsets[1:], strict=True):
+            if hi - lo >= 3:
+                return pd.infer_freq(pd.DatetimeIndex(self.times[max(lo, hi - 1000) : hi]))
+        return None
 
 
 def _read_errors() -> tuple[type[BaseException], ...]:
@@ -197,6 +212,21 @@ def _parse_times(frame: pd.DataFrame, column: str) -> pd.Series:
     return times.dt.tz_localize(None)
 
 
+def _zones(raw: pd.Series, last_rows: np.ndarray) -> tuple[Any, ...] | None:
+    """The time zone of each series' last timestamp (``last_rows`` of ``raw``): the column's
+    zone for zone-aware datetimes, else the UTC offset its text names; None when none does."""
+    zone = getattr(raw.dtype, "tz", None)
+    if zone is not None:
+        return (zone,) * len(last_rows)
+    zones = []
+    for value in raw.iloc[last_rows]:
+        try:
+            zones.append(pd.Timestamp(value).tzinfo)
+        except (TypeError, ValueError):
+            zones.append(None)
+    return tuple(zones) if any(z is not None for z in zones) else None
+
+
 def _check_times(
     times: np.ndarray, rows: np.ndarray, column: str, name: str, hint: str = ""
 ) -> None:
@@ -292,6 +322,7 @@ def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
             name = f"series '{uniques[i]}'" if uniques is not None else "the series"
             _check_times(parsed[lo:hi], rows[lo:hi], config.time_column, name, hint)
         times = parsed
+        zones = _zones(frame[config.time_column], rows[offsets[1:] - 1])
     return SeriesTable(
         values=values.to_numpy(dtype="float64")[order],
         columns=tuple(columns),
@@ -299,24 +330,30 @@ def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
         offsets=offsets.astype(np.int64),
         ids=tuple(str(u) for u in uniques) if uniques is not None else None,
         times=times,
+        zones=zones if config.time_column is not None else None,
     )
 
 
-def load_table(config: DataConfig, path: str | Path | None = None) -> SeriesTable:
-    """Read ``path`` (default ``config.path``, or the generated series) into a SeriesTable.
-
-    With ``config.rows`` only that many leading rows of the file are used.
-    """
-    if path is None and config.source == "synthetic_sines":
+def load_table(config: DataConfig) -> SeriesTable:
+    """The configured series to train on: ``config.path`` (only its first ``config.rows``
+    rows, when set), or the generated series."""
+    if config.source == "synthetic_sines":
         from tsforecast.data.synthetic import synthetic_table
 
         return synthetic_table(config.synthetic)
-    path = path or config.path
-    frame = read_table(path, config.format)
+    frame = read_table(config.path, config.format)
     if config.rows is not None:
         if len(frame) < config.rows:
             raise DataError(
-                f"data.rows is {config.rows}, but {path} has only {len(frame)} data rows."
+                f"data.rows is {config.rows}, but {config.path} has only {len(frame)} data rows."
             )
         frame = frame.iloc[: config.rows]
     return build_table(frame, config)
+
+
+def load_input(config: DataConfig, path: str | Path | None = None) -> SeriesTable:
+    """The series to forecast from: every row of ``path`` (default: the training file), so
+    that a forecast starts after the last row of the file, whatever ``data.rows`` is."""
+    if path is None and config.source == "synthetic_sines":
+        return load_table(config)
+    return build_table(read_table(path or config.path, config.format), config)

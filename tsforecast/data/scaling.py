@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from tsforecast.config.data import SCALERS
+from tsforecast.data.loading import FLOAT32_MAX
 from tsforecast.errors import RunError
 
 
@@ -62,19 +63,31 @@ class Scaler:
         }
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> Scaler:
-        try:
-            scaler = cls(state["kind"])
-            scaler.offset_ = np.asarray(state["offset"], dtype="float64")
-            scaler.scale_ = np.asarray(state["scale"], dtype="float64")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RunError(f"scaler.json is malformed: {exc}") from None
-        if scaler.kind not in SCALERS or scaler.offset_.shape != scaler.scale_.shape:
-            raise RunError("scaler.json is malformed: unknown kind or mismatched lengths.")
-        if scaler.offset_.ndim != 1 or not (
-            np.isfinite(scaler.offset_).all() and np.isfinite(scaler.scale_).all()
-        ):
-            raise RunError("scaler.json is malformed: its values must be finite numbers.")
-        if (scaler.scale_ == 0).any():
-            raise RunError("scaler.json is malformed: a scale is zero.")
+    def from_dict(cls, state: Any) -> Scaler:
+        """A fitted scaler from :meth:`to_dict`'s state.
+
+        Raises:
+            RunError: if the state is not what ``to_dict`` writes: a known kind and two
+                equally long lists of numbers, finite within the float32 range the models
+                compute in, with positive scales.
+        """
+        if not isinstance(state, dict) or state.get("kind") not in SCALERS:
+            raise RunError("scaler.json is malformed: unknown kind.")
+        arrays = []
+        for key in ("offset", "scale"):
+            values = state.get(key)
+            if not isinstance(values, list) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in values
+            ):
+                raise RunError(f"scaler.json is malformed: {key} must be a list of numbers.")
+            arrays.append(np.asarray(values, dtype="float64"))
+        offset, scale = arrays
+        if offset.shape != scale.shape or offset.ndim != 1:
+            raise RunError("scaler.json is malformed: offset and scale differ in length.")
+        if not (np.isfinite(offset).all() and (np.abs(offset) <= FLOAT32_MAX).all()):
+            raise RunError("scaler.json is malformed: an offset is not a finite float32 number.")
+        if not (np.isfinite(scale).all() and (scale > 0).all() and (scale <= FLOAT32_MAX).all()):
+            raise RunError("scaler.json is malformed: a scale is not a positive float32 number.")
+        scaler = cls(state["kind"])
+        scaler.offset_, scaler.scale_ = offset, scale
         return scaler

@@ -103,7 +103,7 @@ def _series_bounds(table: SeriesTable, split: SplitConfig, need: int) -> SplitBo
     if short.size:
         i = int(short[0])
         raise DataError(
-            f"Series {table.series_name(i)} has {int(lengths[i])} rows, fewer than "
+            f"{subject(table, i)} has {int(lengths[i])} rows, fewer than "
             f"window.input_width + window.horizon ({need}); with data.split.by: series every "
             "series must hold a whole window."
         )

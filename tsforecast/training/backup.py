@@ -22,7 +22,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,52 +36,106 @@ from tsforecast.errors import RunError
 from tsforecast.files import write_atomically
 
 #: Bumped when the layout of a backup changes incompatibly.
-BACKUP_FORMAT = 2
+BACKUP_FORMAT = 3
 STATE = "state.json"
 
 
-def read_state(backup_dir: Path, fingerprint: str) -> dict[str, Any] | None:
+#: The names a backup gives its weight files; any other name in state.json is refused, so
+#: that a backup never reads a file outside its folder.
+WEIGHTS_NAME = re.compile(r"epoch-[0-9]+\.weights\.h5")
+BEST_NAME = re.compile(r"best-epoch-[0-9]+\.npz")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _state_problem(state: Any, backup_dir: Path) -> str | None:
+    """What is wrong with a state.json (beyond its format and fingerprints), or None."""
+    history, best = state.get("history"), state.get("best")
+    if not isinstance(history, list) or not history:
+        return "its history is missing"
+    for epoch, logs in enumerate(history, start=1):
+        if not isinstance(logs, dict) or not all(_number(v) for v in logs.values()):
+            return f"the history of epoch {epoch} is not a mapping of numbers"
+        if "loss" not in logs:
+            return f"the history of epoch {epoch} has no loss"
+    done = state.get("epochs_done")
+    if not isinstance(done, int) or isinstance(done, bool) or done != len(history):
+        return "epochs_done does not match its history"
+    if not isinstance(state.get("stopped"), bool) or not isinstance(
+        state.get("random_state"), list
+    ):
+        return "it lacks its stop flag or random state"
+    weights = state.get("weights")
+    if not isinstance(weights, str) or not WEIGHTS_NAME.fullmatch(weights):
+        return "it names no weights file of its own"
+    import h5py
+
+    if not h5py.is_hdf5(backup_dir / weights):
+        return f"{weights} is missing or damaged"
+    if best is None:
+        return None
+    if not (
+        isinstance(best, dict)
+        and isinstance(best.get("epoch"), int)
+        and _number(best.get("value"))
+        and isinstance(best.get("weights"), str)
+        and BEST_NAME.fullmatch(best["weights"])
+    ):
+        return "its best epoch is malformed"
+    try:
+        _read_arrays(backup_dir / best["weights"])
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return f"{best['weights']} is missing or damaged"
+    return None
+
+
+def read_state(backup_dir: Path, fingerprint: str, config: dict[str, Any]) -> dict[str, Any] | None:
     """The last consistent backup in ``backup_dir``, or None when there is none.
+
+    Every name, number and file it refers to is checked before training starts.
 
     Args:
         backup_dir: The backup folder of a run.
         fingerprint: Identifies the prepared data; a backup of other data is refused.
+        config: The config being trained, as plain data; a backup made under another
+            config (say, with a ``config.yaml`` edited since) is refused.
 
     Raises:
-        RunError: if the backup is unreadable, of another format or of other data.
+        RunError: if the backup is damaged, of another format, data or config.
     """
+    from tsforecast.config import config_difference
+
     path = backup_dir / STATE
     if not path.is_file():
         return None
-    unusable = RunError(f"The training backup {path} is unreadable; start a new run.")
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
         fmt = state["format"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise unusable from None
+        raise RunError(f"The training backup {path} is unreadable; start a new run.") from None
     if fmt != BACKUP_FORMAT:
         raise RunError(
             f"The training backup in {backup_dir} has format {fmt!r}; this version of "
             f"tsforecast resumes format {BACKUP_FORMAT}. Start a new run."
+        )
+    difference = config_difference(state.get("config") or {}, config)
+    if difference:
+        raise RunError(
+            f"The config changed since this run's backup was made ({difference} in the "
+            "backup), so it cannot be resumed; restore the run's config.yaml or start a new run."
         )
     if state.get("fingerprint") != fingerprint:
         raise RunError(
             "The data differs from the data this run was trained on, so it cannot be resumed; "
             "restore the original data file or start a new run."
         )
-    try:
-        files = [state["weights"]] + ([state["best"]["weights"]] if state["best"] else [])
-        complete = (
-            int(state["epochs_done"]) == len(state["history"]) >= 1
-            and isinstance(state["stopped"], bool)
-            and isinstance(state["random_state"], list)
-            and all(isinstance(logs, dict) for logs in state["history"])
-            and all((backup_dir / name).is_file() for name in files)
+    problem = _state_problem(state, backup_dir)
+    if problem:
+        raise RunError(
+            f"The training backup in {backup_dir} is damaged ({problem}); start a new run."
         )
-    except (KeyError, TypeError, ValueError):
-        complete = False
-    if not complete:
-        raise unusable
     return state
 
 
@@ -115,6 +171,7 @@ class TrainingBackup(keras.callbacks.Callback):
             the best weights in memory only.
         monitor: Logged quantity whose lowest value marks the best epoch.
         fingerprint: Identifies the prepared data (see :func:`read_state`).
+        config: The config being trained, as plain data (see :func:`read_state`).
         state: The backup to restore at the start of ``fit`` (from :func:`read_state`).
         replay: Callbacks whose state is a function of the epoch logs alone.
         interval: Least seconds between two backups.
@@ -131,6 +188,7 @@ class TrainingBackup(keras.callbacks.Callback):
         backup_dir: Path | None,
         monitor: str,
         fingerprint: str,
+        config: dict[str, Any],
         state: dict[str, Any] | None = None,
         replay: Sequence[Any] = (),
         interval: float = 0.0,
@@ -139,6 +197,7 @@ class TrainingBackup(keras.callbacks.Callback):
         self.backup_dir = None if backup_dir is None else Path(backup_dir)
         self.monitor = monitor
         self.fingerprint = fingerprint
+        self.config = config
         self.state = state
         self.replay = tuple(replay)
         self.interval = interval
@@ -212,6 +271,7 @@ class TrainingBackup(keras.callbacks.Callback):
         state = {
             "format": BACKUP_FORMAT,
             "fingerprint": self.fingerprint,
+            "config": self.config,
             "epochs_done": done,
             "weights": name,
             "stopped": bool(self.model.stop_training),

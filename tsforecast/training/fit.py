@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tsforecast.config import Config, OptimizerConfig, TrainingConfig
+from tsforecast.config import Config, OptimizerConfig, TrainingConfig, config_to_dict
 from tsforecast.data.pipeline import EpochOrder, batches_per_epoch, series_tensor, window_dataset
 from tsforecast.data.prepared import PreparedData
 from tsforecast.errors import RunError
@@ -347,8 +347,8 @@ def fit(
 
     training = config.training
     epochs = training.epochs if epochs is None else epochs
-    fingerprint = data_fingerprint(prepared)
-    state = read_state(backup_dir, fingerprint) if backup_dir is not None else None
+    fingerprint, plain = data_fingerprint(prepared), config_to_dict(config)
+    state = read_state(backup_dir, fingerprint, plain) if backup_dir is not None else None
     first = initial_epoch_of(state, epochs) if initial_epoch is None else initial_epoch
     stopping = training.early_stopping
     replay = []
@@ -363,6 +363,7 @@ def fit(
         backup_dir,
         stopping.monitor,
         fingerprint,
+        plain,
         state,
         replay,
         interval=training.backup_interval,
