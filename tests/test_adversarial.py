@@ -297,7 +297,7 @@ def test_scaler_files_must_hold_what_training_writes():
         ({"scale": [-1.0, 1.0]}, "a scale is not a positive float32 number"),
         ({"scale": [1e308, 1.0]}, "a scale is not a positive float32 number"),
         ({"offset": [True, 1.0]}, "offset must be a list of numbers"),
-        ({"offset": [0.0]}, "offset and scale differ in length"),
+        ({"offset": [0.0]}, "offset and scale differ in shape"),
         ({"kind": "robust"}, "unknown kind"),
     ):
         with pytest.raises(RunError, match=message):

@@ -105,7 +105,11 @@ def test_bad_config(workdir, change, message):
 RAW_CONFIG_CASES = [
     ("malformed YAML", "data: {path: x\n", "Malformed YAML in"),
     ("tab indentation", "data:\n\tpath: x\n", "Malformed YAML in"),
-    ("a list", "- data\n- window\n", "The config must be a mapping of sections; got a list."),
+    (
+        "a list",
+        "- data\n- window\n",
+        "The config must be a mapping of sections; got [data, window].",
+    ),
     ("a scalar", "5\n", "The config must be a mapping of sections; got 5."),
     ("empty", "", "is empty"),
     ("only a comment", "# nothing\n", "is empty"),
@@ -216,7 +220,19 @@ DATA_CASES = [
     ("bad timestamp", _frame(_cell("time", 4, "31/02/2024 25:00")), {}, "not a timestamp at row 5"),
     ("decreasing time", _frame(lambda f: f.iloc[::-1]), {}, "goes back in time at row 2"),
     ("repeated time", _frame(_cell("time", 9, "2024-01-01 08:00:00")), {}, "repeats at row 10"),
-    ("irregular time", _frame(lambda f: f.drop(index=[50])), {}, "irregularly spaced at row 51"),
+    (
+        "a skipped timestamp",
+        _frame(lambda f: f.drop(index=[50])),
+        {},
+        "The time column skips 1 timestamps; the first is 2024-01-03 02:00:00 in the series; "
+        "set data.missing to interpolate or ffill to fill them.",
+    ),
+    (
+        "irregular time",
+        _frame(_cell("time", 50, "2024-01-03 02:30:00")),
+        {},
+        "Column 'time' is irregularly spaced at row 51 of the series (2024-01-03 02:30:00)",
+    ),
     ("series too short", _frame(lambda f: f.head(10)), {}, "shorter than window.input_width"),
     (
         "split shorter than horizon",

@@ -49,7 +49,7 @@ def test_metrics_are_computed_from_the_saved_model(workdir):
     scaled = run.scaler.transform(values).astype("float32")
     inputs = np.stack([scaled[t - 12 : t] for t in range(test_start, n - 4 + 1)])
     actual = np.stack([values[t : t + 4, :1] for t in range(test_start, n - 4 + 1)])
-    forecast = run.scaler.inverse_transform(run.model.predict(inputs, verbose=0), slice(0, 1))
+    forecast = run.scaler.inverse_targets(run.model.predict(inputs, verbose=0))
     assert result.metrics["test"]["n_windows"] == len(inputs)
     assert result.metrics["test"]["model"]["mse"] == pytest.approx(
         np.mean((forecast - actual) ** 2), rel=1e-4
@@ -157,9 +157,9 @@ def test_quantile_head_orders_its_quantiles_and_covers_the_data(workdir):
     n = len(scaled)
     starts = np.arange(n - round(0.2 * n) - 24, n - 24 - 4 + 1)
     inputs = np.stack([scaled[s : s + 24] for s in starts]).astype("float32")
-    median = run.scaler.inverse_transform(run.model.predict(inputs, verbose=0)[..., 1])
+    median = run.scaler.inverse_targets(run.model.predict(inputs, verbose=0)[..., 1])
     actual = np.stack([scaled[s + 24 : s + 28] for s in starts])
-    actual = run.scaler.inverse_transform(actual)
+    actual = run.scaler.inverse_targets(actual)
     assert result.metrics["test"]["model"]["mse"] == pytest.approx(
         np.mean((median - actual) ** 2), rel=1e-4
     )
@@ -185,7 +185,7 @@ def test_sequence_head_is_scored_on_its_last_step(workdir):
     starts = np.arange(n - round(0.2 * n) - 12, n - 12 - 4 + 1)
     raw_out = run.model.predict(np.stack([scaled[s : s + 12] for s in starts]), verbose=0)
     assert raw_out.shape == (len(starts), 6, 4, 1)  # 12 steps, stride 2: 6 forecasts
-    last = run.scaler.inverse_transform(raw_out[:, -1], slice(0, 1))
+    last = run.scaler.inverse_targets(raw_out[:, -1])
     actual = np.stack([values[s + 12 : s + 16, :1] for s in starts])
     assert result.metrics["test"]["model"]["mse"] == pytest.approx(
         np.mean((last - actual) ** 2), rel=1e-4

@@ -191,29 +191,22 @@ def _add_errors(
     naive_sums: ErrorSums,
 ) -> None:
     """Add the errors of the model's and the naive forecasts of the windows ``some``."""
-    table, scaler = prepared.table, prepared.scaler
+    table = prepared.table
     n_targets, horizon = table.n_targets, predicted.point.shape[1]
-    targets = slice(0, n_targets)
     scaled_actual = windows.targets(prepared.scaled, some, width, horizon, n_targets)
     scaled_actual = scaled_actual.astype("float64")
     actual = windows.targets(table.values, some, width, horizon, n_targets)
     scaled_point = np.asarray(predicted.point, dtype="float64")
-    model_sums.add(
-        actual, scaler.inverse_transform(scaled_point, targets), scaled_actual, scaled_point
-    )
+    model_sums.add(actual, prepared.inverse(scaled_point, some), scaled_actual, scaled_point)
     if predicted.quantiles is not None:
         scaled_q = np.asarray(predicted.quantiles, dtype="float64")
-        # the scaler maps each column affinely, so it maps every level alike: move the
-        # level axis in front of the targets to invert, then back
-        original_q = np.moveaxis(
-            scaler.inverse_transform(np.moveaxis(scaled_q, -1, -2), targets), -2, -1
-        )
+        # the scaler maps every level alike: move the level axis in front of the targets
+        # to invert, then back
+        original_q = np.moveaxis(prepared.inverse(np.moveaxis(scaled_q, -1, -2), some), -2, -1)
         model_sums.add_quantiles(actual, original_q, scaled_actual, scaled_q)
     naive_scaled = naive_forecast(prepared.scaled, some, width, horizon, n_targets)
     naive_scaled = naive_scaled.astype("float64")
-    naive_sums.add(
-        actual, scaler.inverse_transform(naive_scaled, targets), scaled_actual, naive_scaled
-    )
+    naive_sums.add(actual, prepared.inverse(naive_scaled, some), scaled_actual, naive_scaled)
 
 
 def compare_with_naive(

@@ -37,27 +37,6 @@ def forecast_windows(
     return read_output(model.predict(dataset, verbose=0), params)
 
 
-def _future_times(times: np.ndarray, horizon: int) -> np.ndarray:
-    """The next ``horizon`` timestamps after ``times``, at the series' inferred frequency."""
-    index = pd.DatetimeIndex(times[-min(len(times), 1000) :])
-    freq = pd.infer_freq(index) if len(index) >= 3 else None
-    try:
-        if freq is not None:
-            return pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:].to_numpy()
-        if len(index) < 2:
-            raise DataError("Cannot infer the series frequency from a single timestamp.")
-        step = pd.Series(np.diff(index.to_numpy())).median()
-        future = pd.DatetimeIndex([index[-1] + step * k for k in range(1, horizon + 1)])
-    except (OverflowError, pd.errors.OutOfBoundsDatetime):
-        future = None
-    if future is None or not future.is_monotonic_increasing or future[0] <= index[-1]:
-        raise DataError(
-            f"The {horizon} timestamps after {index[-1]} lie beyond the dates that can be "
-            "represented."
-        )
-    return future.to_numpy()
-
-
 def quantile_columns(name: str, levels: tuple[float, ...]) -> list[str]:
     """Column names of a target's quantiles: ``_lower``, ``_median``, ``_upper`` for the
     outermost levels and the median, ``_q<level>`` for any others."""
@@ -75,45 +54,50 @@ def quantile_columns(name: str, levels: tuple[float, ...]) -> list[str]:
 
 
 def future_times(table: SeriesTable, horizon: int) -> np.ndarray:
-    """``(n_series, horizon)`` timestamps continuing every series at its own frequency.
+    """``(n_series, horizon)`` timestamps continuing every series at the table's frequency.
 
-    A series whose timestamps advance by one constant step continues by that step (all
-    such series at once); any other (monthly, business days, ...) by its inferred frequency.
+    Raises:
+        DataError: when there is no frequency to continue at, or the timestamps would lie
+            beyond the dates that can be represented.
     """
-    times = table.times.astype("datetime64[ns]")
-    ends = table.offsets[1:] - 1
-    steps = np.diff(times.astype(np.int64))
+    if table.frequency is None:
+        raise DataError(
+            "Cannot continue the timestamps: the input has too few of them to tell their "
+            "frequency; set data.frequency."
+        )
+    offset = pd.tseries.frequencies.to_offset(table.frequency)
+    last = table.times[table.offsets[1:] - 1].astype("datetime64[ns]")
     out = np.empty((table.n_series, horizon), dtype="datetime64[ns]")
-    lengths = np.diff(table.offsets)
-    has_step = lengths >= 2
-    last_step = np.zeros(table.n_series, dtype=np.int64)
-    last_step[has_step] = steps[ends[has_step] - 1]
-    series = np.repeat(np.arange(table.n_series), lengths)
-    inside = series[1:] == series[:-1]
-    uneven = inside & (steps != last_step[series[1:]])
-    constant = has_step & (np.bincount(series[1:][uneven], minlength=table.n_series) == 0)
-    # Leave series whose future would overflow the timestamp range to the careful path.
-    room = np.iinfo(np.int64).max - times[ends].astype(np.int64)
-    constant &= (last_step > 0) & (last_step <= room // horizon)
-    ahead = np.arange(1, horizon + 1)
-    out[constant] = times[ends[constant], None] + (last_step[constant, None] * ahead).astype(
-        "timedelta64[ns]"
-    )
-    for i in np.flatnonzero(~constant):
-        lo, hi = table.offsets[i], table.offsets[i + 1]
-        out[i] = _future_times(times[lo:hi], horizon)
+    try:
+        if isinstance(offset, pd.tseries.offsets.Tick):  # every series at once
+            ahead = np.arange(1, horizon + 1, dtype=np.int64) * offset.nanos
+            with np.errstate(over="raise"):
+                steps = last.astype(np.int64)[:, None] + ahead
+            if (steps < last.astype(np.int64)[:, None]).any():
+                raise OverflowError
+            out[:] = steps.astype("datetime64[ns]")
+        else:
+            for i, end in enumerate(last):
+                out[i] = pd.date_range(end, periods=horizon + 1, freq=offset)[1:].to_numpy()
+    except (OverflowError, FloatingPointError, pd.errors.OutOfBoundsDatetime):
+        raise DataError(
+            f"The {horizon} timestamps after the end of the input lie beyond the dates that "
+            "can be represented."
+        ) from None
     return out
 
 
-def _stamped(times: np.ndarray, zones: tuple[Any, ...] | None) -> Any:
-    """``(n_series, horizon)`` UTC timestamps, each series' in its own zone (if it has one)."""
-    if zones is None:
-        return times.reshape(-1)
-    stamped = []
+def _stamped(table: SeriesTable, times: np.ndarray) -> list[Any]:
+    """``(n_series, horizon)`` UTC timestamps written as the input writes its own: in each
+    series' time zone (if it has one) and style (years as years, quarters as quarters)."""
+    zones = table.zones or (None,) * table.n_series
+    stamped: list[Any] = []
     for row, zone in zip(times, zones, strict=True):
         index = pd.DatetimeIndex(row)
-        stamped.extend(index if zone is None else index.tz_localize("UTC").tz_convert(zone))
-    return pd.Series(stamped, dtype=object if len(set(zones)) > 1 else None)
+        if zone is not None:
+            index = index.tz_localize("UTC").tz_convert(zone)
+        stamped.extend(table.time_style.write(index) if table.time_style else list(index))
+    return stamped
 
 
 def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
@@ -129,7 +113,7 @@ def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
     # (n_series,) -> (n_series, input_width, n_inputs)
     inputs = windows.inputs(scale_values(run.scaler, table), starts, width)
     output = read_output(run.model.predict_on_batch(inputs), config.model.params)
-    targets = slice(0, n_targets)
+    series = run.scaler.series_index(table.ids)
     raw = output.point if output.quantiles is None else output.quantiles
     if not np.isfinite(raw).all():
         raise RunError(
@@ -145,16 +129,16 @@ def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
     if id_name is not None:
         frame[id_name] = np.repeat(np.asarray(table.ids, dtype=object), horizon)
     if table.times is not None:
-        frame[config.data.time_column] = _stamped(future_times(table, horizon), table.zones)
+        frame[config.data.time_column] = _stamped(table, future_times(table, horizon))
     else:
         frame["step"] = np.tile(np.arange(1, horizon + 1), table.n_series)
     for j, name in enumerate(table.columns[:n_targets]):
         if output.quantiles is None:
             # (n_series, horizon, n_targets) -> one column per target
-            point = run.scaler.inverse_transform(output.point, targets)
+            point = run.scaler.inverse_targets(output.point, series)
             frame[name] = point[:, :, j].reshape(-1)
             continue
         for k, column in enumerate(quantile_columns(name, output.levels)):
-            level = run.scaler.inverse_transform(output.quantiles[..., k], targets)
+            level = run.scaler.inverse_targets(output.quantiles[..., k], series)
             frame[column] = level[:, :, j].reshape(-1)
     return pd.DataFrame(frame)

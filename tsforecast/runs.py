@@ -25,6 +25,7 @@ from tsforecast.config import (
     dump_config,
     load_config,
 )
+from tsforecast.config.data import input_columns
 from tsforecast.data.scaling import Scaler
 from tsforecast.errors import ConfigError, RunError
 from tsforecast.evaluation import POINT_METRICS
@@ -443,12 +444,12 @@ def load_run(path: str | Path) -> LoadedRun:
         raise RunError(f"Run {path} has an unreadable {SCALER}.") from None
     if scaler.kind != config.data.scaler:
         raise RunError(f"Run {path}: {SCALER} is a {scaler.kind} scaler, not {config.data.scaler}.")
-    if len(scaler.offset_) != len(config.data.target_columns) + len(config.data.feature_columns):
+    if scaler.offset_.shape[-1] != len(input_columns(config.data)):
         raise RunError(f"Run {path}: {SCALER} does not match the columns in {CONFIG}.")
     model = load_model(path / MODEL)
     run = LoadedRun(path, config, scaler, model, metrics)
     _check_fingerprints(run)
-    _check_model_shape(model, config, len(scaler.offset_), path)
+    _check_model_shape(model, config, scaler.offset_.shape[-1], path)
     return run
 
 

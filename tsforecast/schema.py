@@ -108,6 +108,9 @@ def describe(value: Any) -> str:
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list | tuple):
+        scalars = all(isinstance(v, str | int | float) for v in value)
+        if scalars and 0 < len(value) <= 8:
+            return "[" + ", ".join(str(v) for v in value) + "]"
         return "a list"
     return str(value)
 

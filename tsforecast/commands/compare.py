@@ -199,11 +199,15 @@ def plot_forecasts(runs: list[RunSummary], path: str | Path, origins: int = 8) -
         starts = windows.starts_at(at, own_width)
         if (starts < table.offsets[0]).any():
             raise RunError(f"Run {summary.name}: its input window reaches before the series.")
-        scaled = scale_values(run.scaler, load_table(run.config.data))
+        own = load_table(run.config.data)
+        scaled = scale_values(run.scaler, own)
         # (n_origins, width, n_inputs) -> (n_origins, horizon, n_targets)
         raw = run.model.predict_on_batch(windows.inputs(scaled, starts, own_width))
         point = read_output(raw, run.config.model.params).point
-        forecasts[summary.name] = run.scaler.inverse_transform(point, slice(0, n_targets))
+        index = run.scaler.series_index(own.ids)
+        forecasts[summary.name] = run.scaler.inverse_targets(
+            point, None if index is None else index[:1].repeat(len(starts))
+        )
     naive = np.repeat(
         windows.last_inputs(table.values, windows.starts_at(at, width), width, n_targets)[:, None],
         horizon,

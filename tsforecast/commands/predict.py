@@ -47,7 +47,7 @@ def predict(
     run = load_run(run_dir)
     table = load_input(run.config.data, input_path)
     warnings = []
-    trained, given = run.metrics["run"].get("frequency"), table.frequency()
+    trained, given = run.metrics["run"].get("frequency"), table.frequency
     if trained is not None and given is not None and given != trained:
         message = (
             f"The input's timestamps are {given} apart, but run {run.path.name} was trained on "

@@ -114,17 +114,15 @@ def draw_forecasts(prepared: PreparedData, config: Config, forecast: Callable, p
     predicted = forecast(chosen)
     naive = evaluation.naive_forecast(prepared.scaled, chosen, width, horizon, n_targets)
 
-    def original(scaled: np.ndarray) -> np.ndarray:
-        return prepared.scaler.inverse_transform(scaled, slice(0, n_targets))
-
+    point, naive = prepared.inverse(predicted.point, chosen), prepared.inverse(naive, chosen)
+    bands = None
+    if predicted.quantiles is not None:
+        bands = [prepared.inverse(q, chosen) for q in (predicted.lower, predicted.upper)]
     positions = table.times if table.times is not None else np.arange(len(table.values))
     origins = []
     for k, row in enumerate(at):
-        band = None
-        if predicted.quantiles is not None:
-            band = (original(predicted.lower[k]), original(predicted.upper[k]))
-        steps = positions[row : row + horizon]
-        origins.append((steps, original(predicted.point[k]), original(naive[k]), band))
+        band = None if bands is None else (bands[0][k], bands[1][k])
+        origins.append((positions[row : row + horizon], point[k], naive[k], band))
     lo = max(first - width, int(table.offsets[shown]))
     hi = int(at[-1]) + horizon
     series = f" of series {table.ids[shown]}" if table.ids is not None else ""
@@ -277,7 +275,7 @@ def _train_into(
             "columns": list(table.columns),
             "targets": list(table.columns[: table.n_targets]),
             "n_series": table.n_series,
-            "frequency": table.frequency(),
+            "frequency": table.frequency,
             "versions": versions(),
             "files": fingerprints(config, prepared.scaler, model),
         },

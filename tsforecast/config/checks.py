@@ -54,21 +54,61 @@ def _check_source(config: Config) -> None:
 def _check_columns(config: Config) -> None:
     data = config.data
     special = {"data.time_column": data.time_column, "data.id_column": data.id_column}
+    listed = {
+        "data.target_columns": data.target_columns,
+        "data.feature_columns": data.feature_columns,
+        "data.future_columns": data.future_columns,
+        "data.static_columns": data.static_columns,
+    }
     for where, column in special.items():
         if column is None:
             continue
-        for listed, columns in (
-            ("data.target_columns", data.target_columns),
-            ("data.feature_columns", data.feature_columns),
-        ):
+        for key, columns in listed.items():
             if column in columns:
-                raise ConfigError(f"{where} '{column}' cannot also be listed in {listed}.")
+                raise ConfigError(f"{where} '{column}' cannot also be listed in {key}.")
     if data.time_column is not None and data.time_column == data.id_column:
         raise ConfigError("data.time_column and data.id_column must be different columns.")
     both = sorted(set(data.target_columns) & set(data.feature_columns))
     if both:
         raise ConfigError(
             f"data.feature_columns repeats target column '{both[0]}'; targets are inputs already."
+        )
+    keys = list(listed)
+    for i, first in enumerate(keys):
+        for second in keys[i + 1 :]:
+            common = sorted(set(listed[first]) & set(listed[second]))
+            if common:
+                raise ConfigError(f"Column '{common[0]}' is listed in both {first} and {second}.")
+
+
+def _check_covariates(config: Config) -> None:
+    data = config.data
+    many = data.id_column is not None or data.source == "synthetic_sines"
+    if data.calendar and data.time_column is None:
+        raise ConfigError(
+            "data.calendar derives covariates from the timestamps; set data.time_column."
+        )
+    if ("holiday" in data.calendar) != (data.holidays_country is not None):
+        raise ConfigError(
+            "data.holidays_country goes with the holiday calendar covariate: set both or neither."
+        )
+    if data.holidays_country is not None:
+        from tsforecast.data.calendar import known_countries
+
+        if data.holidays_country not in known_countries():
+            raise ConfigError(
+                f"data.holidays_country must be a country code the holidays package knows, "
+                f"such as US, GB or DE; got '{data.holidays_country}'."
+            )
+    if data.static_columns and data.id_column is None:
+        raise ConfigError("data.static_columns describe each series; set data.id_column.")
+    if data.id_embedding and not many:
+        raise ConfigError("data.id_embedding embeds the series ids; set data.id_column.")
+    if data.scaler_scope == "series" and data.split.by == "series":
+        raise ConfigError(
+            "data.scaler_scope: series fits each series on its own train rows, but with "
+            "data.split.by: series the validation and test series have none; use "
+            "data.scaler_scope: global (or data.instance_norm)."
         )
 
 
@@ -83,9 +123,9 @@ def _check_split(config: Config) -> None:
 
 def _check_preprocessing(config: Config) -> None:
     data, width = config.data, config.window.input_width
-    if data.transform == "none" and data.difference_lag != 1:
+    if "difference" not in data.transform and data.difference_lag != 1:
         raise ConfigError("data.difference_lag applies only with data.transform: difference.")
-    if data.transform == "difference" and data.difference_lag >= width:
+    if "difference" in data.transform and data.difference_lag >= width:
         raise ConfigError(
             f"data.difference_lag ({data.difference_lag}) must be smaller than "
             f"window.input_width ({width}): the model reads input_width - difference_lag "
@@ -163,7 +203,7 @@ def _check_preprocessing_head(config: Config) -> None:
         for name, on in (
             ("data.instance_norm", bool(data.instance_norm)),
             ("data.channel_independent", data.channel_independent),
-            ("data.transform: difference", data.transform == "difference"),
+            ("data.transform: difference", "difference" in data.transform),
         )
         if on
     ]
@@ -178,6 +218,7 @@ def _check_preprocessing_head(config: Config) -> None:
 CROSS_CHECKS = (
     _check_source,
     _check_columns,
+    _check_covariates,
     _check_split,
     _check_preprocessing,
     _check_preprocessing_head,

@@ -60,6 +60,17 @@ def _default_loss(raw: Mapping, model: ModelConfig) -> Any:
     return training
 
 
+def _resolved(data: DataConfig) -> DataConfig:
+    """The data section with its defaults that depend on other keys filled in."""
+    changes: dict[str, Any] = {}
+    if data.transform == ("none",):
+        changes["transform"] = ()
+    if data.scaler_scope is None:
+        many = data.id_column is not None or data.source == "synthetic_sines"
+        changes["scaler_scope"] = "series" if many and data.split.by == "time" else "global"
+    return dataclasses.replace(data, **changes)
+
+
 def config_from_dict(raw: Any, base_dir: Path | None = None) -> Config:
     """Build a :class:`Config` from a plain mapping (as loaded from YAML).
 
@@ -73,7 +84,7 @@ def config_from_dict(raw: Any, base_dir: Path | None = None) -> Config:
     for key in _REQUIRED_SECTIONS:
         if key not in raw:
             raise ConfigError(f"The config has no '{key}' section; it is required.")
-    data = parse_section(DataConfig, raw["data"], "data")
+    data = _resolved(parse_section(DataConfig, raw["data"], "data"))
     if data.path is not None:
         path = os.path.expanduser(data.path)
         if not os.path.isabs(path):

@@ -10,7 +10,27 @@ import numpy as np
 import pandas as pd
 
 from tsforecast.config import DataConfig
+from tsforecast.config.data import calendar_columns
+from tsforecast.data.calendar import calendar_values
+from tsforecast.data.times import TimeStyle, parse_times, regularise
 from tsforecast.errors import DataError
+
+
+@dataclass(frozen=True)
+class StaticCovariates:
+    """Per-series values that do not change over time.
+
+    Attributes:
+        numeric: ``(n_series, len(numeric_names))`` float64 values.
+        numeric_names: Their columns.
+        categorical: ``(n_series, len(categorical_names))`` category names (str).
+        categorical_names: Their columns (the id column, with data.id_embedding).
+    """
+
+    numeric: np.ndarray
+    numeric_names: tuple[str, ...]
+    categorical: np.ndarray
+    categorical_names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -18,7 +38,8 @@ class SeriesTable:
     """Validated series stacked one after another, in original units.
 
     Attributes:
-        values: ``(n_rows, n_inputs)`` float64; target columns first, then feature columns.
+        values: ``(n_rows, n_columns)`` float64: the targets, the past-only features, then
+            the known-future covariates (future columns, then calendar features).
         columns: Names of the ``values`` columns.
         n_targets: How many leading columns are targets.
         offsets: ``(n_series + 1,)`` row offsets; series ``i`` is ``offsets[i]:offsets[i+1]``.
@@ -27,6 +48,10 @@ class SeriesTable:
             zone or an offset), or ``None`` without a time column.
         zones: Per series, the time zone (or fixed UTC offset) of its last timestamp, in
             which its forecasts are stamped; None for timestamps without one.
+        n_future: How many trailing columns are known ahead.
+        static: Per-series covariates, or None.
+        time_style: How the input writes its timestamps.
+        frequency: The pandas frequency of the timestamps, or None.
     """
 
     values: np.ndarray
@@ -36,23 +61,26 @@ class SeriesTable:
     ids: tuple[str, ...] | None
     times: np.ndarray | None
     zones: tuple[Any, ...] | None = None
+    n_future: int = 0
+    static: StaticCovariates | None = None
+    time_style: TimeStyle | None = None
+    frequency: str | None = None
 
     @property
     def n_series(self) -> int:
         return len(self.offsets) - 1
 
+    @property
+    def n_past(self) -> int:
+        """Columns read over the input window only: the targets and past features."""
+        return len(self.columns) - self.n_future
+
     def series_name(self, i: int) -> str:
         return f"'{self.ids[i]}'" if self.ids is not None else "the series"
 
-    def frequency(self) -> str | None:
-        """The pandas frequency of the first series with three timestamps or more (at most
-        its last 1,000), or None without timestamps or a regular spacing."""
-        if self.times is None:
-            return None
-        for lo, hi in zip(self.offsets[:-1], self.offsets[1:], strict=True):
-            if hi - lo >= 3:
-                return pd.infer_freq(pd.DatetimeIndex(self.times[max(lo, hi - 1000) : hi]))
-        return None
+    def series_of_rows(self) -> np.ndarray:
+        """``(n_rows,)`` the series each row belongs to."""
+        return np.repeat(np.arange(self.n_series), np.diff(self.offsets))
 
 
 def _read_errors() -> tuple[type[BaseException], ...]:
@@ -124,7 +152,8 @@ def _check_header(path: Path, frame: pd.DataFrame) -> None:
 
 
 def _check_columns(frame: pd.DataFrame, config: DataConfig) -> None:
-    wanted = [*config.target_columns, *config.feature_columns]
+    wanted = [*config.target_columns, *config.feature_columns, *config.future_columns]
+    wanted += [*config.static_columns]
     wanted += [c for c in (config.time_column, config.id_column) if c is not None]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
@@ -158,33 +187,66 @@ def _numeric(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _fill_missing(values: pd.DataFrame, groups: np.ndarray, policy: str) -> pd.DataFrame:
-    array = values.to_numpy()
-    infinite = np.isinf(array)
+def _check_finite(values: np.ndarray, columns: list[str]) -> None:
+    """Values must be finite (or missing) and within float32 (rows numbered as read)."""
+    infinite = np.isinf(values)
     if infinite.any():
         row, col = np.argwhere(infinite)[0]
-        raise DataError(f"Column '{values.columns[col]}' holds an infinite value at row {row + 1}.")
+        raise DataError(f"Column '{columns[col]}' holds an infinite value at row {row + 1}.")
     with np.errstate(invalid="ignore"):
-        huge = np.abs(array) > FLOAT32_MAX
+        huge = np.abs(values) > FLOAT32_MAX
     if huge.any():
         row, col = np.argwhere(huge)[0]
         raise DataError(
-            f"Column '{values.columns[col]}' holds {array[row, col]:g} at row {row + 1}, beyond "
+            f"Column '{columns[col]}' holds {values[row, col]:g} at row {row + 1}, beyond "
             f"the float32 range (about {FLOAT32_MAX:.3g}) the models compute in; rescale it."
         )
-    gaps = np.isnan(array)
+
+
+def _fill_missing(
+    values: np.ndarray,
+    offsets: np.ndarray,
+    policy: str,
+    columns: list[str],
+    skipped: np.ndarray,
+    where: Any,
+) -> np.ndarray:
+    """Fill the missing values of each series as ``data.missing`` says (``drop`` removed
+    the rows with missing values before; what remains are timestamps the data skips).
+
+    Args:
+        values: ``(n_rows, n_columns)`` with NaN where a value is missing.
+        offsets: Series boundaries.
+        policy: ``error``, ``interpolate``, ``ffill`` or ``drop``.
+        columns: Names of the columns.
+        skipped: ``(n_rows,)`` rows added for timestamps the data skips.
+        where: ``where(row, column) -> str``: where a missing value is, for messages.
+    """
+    gaps = np.isnan(values)
     if not gaps.any():
         return values
+    if policy in ("error", "drop") and skipped.any():
+        row = int(np.argmax(skipped))
+        hint = "set data.missing to interpolate or ffill to fill them."
+        if policy == "drop":
+            hint = (
+                "data.missing: drop removed the rows with gaps, leaving holes in the time "
+                "column; use interpolate or ffill instead."
+            )
+        raise DataError(
+            f"The time column skips {int(skipped.sum())} timestamps; the first is "
+            f"{where(row, 0)}; {hint}"
+        )
     if policy == "error":
         row, col = np.argwhere(gaps)[0]
         raise DataError(
-            f"The data has {int(gaps.sum())} missing values; the first is in column "
-            f"'{values.columns[col]}' at row {row + 1}. Set data.missing to interpolate, "
-            "ffill or drop to handle them."
+            f"The data has {int(gaps.sum())} missing values; the first is "
+            f"{where(int(row), int(col))}. Set data.missing to interpolate, ffill or drop to "
+            "handle them."
         )
-    if policy == "drop":
-        return values[~gaps.any(axis=1)]
-    grouped = values.groupby(groups, sort=False)
+    frame = pd.DataFrame(values, columns=columns)
+    groups = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    grouped = frame.groupby(groups, sort=False)
     if policy == "interpolate":
         filled = grouped.transform(lambda s: s.interpolate(limit_direction="both"))
     else:  # ffill, with a backward fill for gaps at the start of a series
@@ -192,24 +254,7 @@ def _fill_missing(values: pd.DataFrame, groups: np.ndarray, policy: str) -> pd.D
     if filled.isna().any().any():
         column = filled.columns[filled.isna().any()][0]
         raise DataError(f"Column '{column}' has a series with no values at all.")
-    return filled
-
-
-def _parse_times(frame: pd.DataFrame, column: str) -> pd.Series:
-    """Timestamps as naive UTC: values with different UTC offsets, or none, are comparable."""
-    raw = frame[column]
-    try:
-        times = pd.to_datetime(raw, errors="coerce", format="mixed", utc=True)
-    except (TypeError, ValueError, OverflowError):  # values pandas cannot even coerce
-        times = pd.Series(pd.NaT, index=raw.index)
-    bad = times.isna()
-    if bad.any():
-        row = int(np.argmax(bad.to_numpy()))
-        raise DataError(
-            f"Column '{column}' has a value that is not a timestamp at row {row + 1}: "
-            f"{raw.iloc[row]!r}."
-        )
-    return times.dt.tz_localize(None)
+    return filled.to_numpy()
 
 
 def _zones(raw: pd.Series, last_rows: np.ndarray) -> tuple[Any, ...] | None:
@@ -227,60 +272,56 @@ def _zones(raw: pd.Series, last_rows: np.ndarray) -> tuple[Any, ...] | None:
     return tuple(zones) if any(z is not None for z in zones) else None
 
 
-def _check_times(
-    times: np.ndarray, rows: np.ndarray, column: str, name: str, hint: str = ""
-) -> None:
-    """Timestamps of one series must strictly increase at a regular spacing."""
-    if len(times) < 2:
-        return
-    steps = np.diff(times)
-    bad = steps <= np.timedelta64(0)
-    if bad.any():
-        i = int(np.argmax(bad)) + 1
-        kind = "repeats" if steps[i - 1] == np.timedelta64(0) else "goes back in time"
-        raise DataError(
-            f"Column '{column}' {kind} at row {rows[i] + 1} of {name} "
-            f"({pd.Timestamp(times[i])} after {pd.Timestamp(times[i - 1])}); "
-            "timestamps must strictly increase."
-        )
-    if len(times) >= 3 and pd.infer_freq(pd.DatetimeIndex(times)) is None:
-        usual = pd.Series(steps).median()
-        irregular = steps != usual.to_timedelta64()
-        if irregular.any():
-            i = int(np.argmax(irregular)) + 1
+def _static(
+    frame: pd.DataFrame, config: DataConfig, first_rows: np.ndarray, codes: np.ndarray, ids: Any
+) -> StaticCovariates | None:
+    """The static columns of every series (first row of each), checked to be constant."""
+    numeric, numeric_names, categorical, categorical_names = [], [], [], []
+    for column in config.static_columns:
+        raw = frame[column]
+        if raw.isna().any():
+            row = int(np.argmax(raw.isna().to_numpy()))
+            raise DataError(f"Static column '{column}' is empty at row {row + 1}.")
+        per_series = raw.iloc[first_rows].to_numpy()
+        changed = raw.to_numpy() != per_series[codes]
+        if changed.any():
+            row = int(np.argmax(changed))
             raise DataError(
-                f"Column '{column}' is irregularly spaced at row {rows[i] + 1} of {name}: "
-                f"a step of {pd.Timedelta(steps[i - 1])} where {usual} is usual. "
-                + (hint or "Resample the data to a regular frequency first.")
+                f"Static column '{column}' changes within series '{ids[codes[row]]}' at row "
+                f"{row + 1} ({raw.iloc[row]!r} after {per_series[codes[row]]!r}); static "
+                "columns must be constant within each series."
             )
-
-
-def _evenly_spaced(times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Per series: do its timestamps increase by one constant step? (Vectorised.)
-
-    Series that do pass :func:`_check_times` without a closer look; the others get one.
-    """
-    n_series = len(offsets) - 1
-    lengths = np.diff(offsets)
-    series = np.repeat(np.arange(n_series), lengths)
-    steps = np.diff(times.astype("datetime64[ns]").astype(np.int64))
-    inside = series[1:] == series[:-1]  # steps that do not cross into the next series
-    first_step = np.zeros(n_series, dtype=np.int64)
-    long_enough = lengths >= 2
-    first_step[long_enough] = steps[offsets[:-1][long_enough]]
-    bad = inside & ((steps <= 0) | (steps != first_step[series[1:]]))
-    return np.bincount(series[1:][bad], minlength=n_series) == 0
+        as_numbers = pd.to_numeric(pd.Series(per_series), errors="coerce")
+        if not pd.api.types.is_bool_dtype(raw) and as_numbers.notna().all():
+            numeric.append(as_numbers.to_numpy(dtype="float64"))
+            numeric_names.append(column)
+        else:
+            categorical.append(np.asarray([str(v) for v in per_series], dtype=object))
+            categorical_names.append(column)
+    if config.id_embedding and ids is not None:
+        categorical.append(np.asarray([str(v) for v in ids], dtype=object))
+        categorical_names.append(config.id_column or "series")
+    if not numeric and not categorical:
+        return None
+    n = len(first_rows)
+    return StaticCovariates(
+        np.stack(numeric, axis=1) if numeric else np.zeros((n, 0)),
+        tuple(numeric_names),
+        np.stack(categorical, axis=1) if categorical else np.zeros((n, 0), dtype=object),
+        tuple(categorical_names),
+    )
 
 
 def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
     """Validate a raw table against the data config and stack its series.
 
     Raises:
-        DataError: naming the column and first offending row of any problem.
+        DataError: naming the column and first offending row (as numbered in the file) or
+            timestamp (as written there) of any problem.
     """
     _check_columns(frame, config)
     frame = frame.reset_index(drop=True)
-    columns = [*config.target_columns, *config.feature_columns]
+    columns = [*config.target_columns, *config.feature_columns, *config.future_columns]
     if config.id_column is not None:
         id_values = frame[config.id_column]
         if id_values.isna().any():
@@ -289,14 +330,12 @@ def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
         codes, uniques = pd.factorize(id_values.astype(str), sort=False)
     else:
         codes, uniques = np.zeros(len(frame), dtype=np.int64), None
-    values = _numeric(frame, columns)
-    values = _fill_missing(values, codes, config.missing)
-    keep = values.index.to_numpy()
-    codes = codes[keep]
-    # Stable grouping: rows of each series stay in file order.
-    order = np.argsort(codes, kind="stable")
-    rows = keep[order]
-    counts = np.bincount(codes, minlength=len(uniques) if uniques is not None else 1)
+    values = _numeric(frame, columns).to_numpy(dtype="float64")
+    _check_finite(values, columns)
+    rows = np.argsort(codes, kind="stable")  # rows of each series stay in file order
+    if config.missing == "drop":
+        rows = rows[~np.isnan(values[rows]).any(axis=1)]
+    counts = np.bincount(codes[rows], minlength=len(uniques) if uniques is not None else 1)
     if (counts == 0).any():
         empty = int(np.argmax(counts == 0))
         name = f"Series '{uniques[empty]}'" if uniques is not None else "The series"
@@ -307,31 +346,67 @@ def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
             f"({len(counts)} series of one row each); it must name the series that rows "
             "belong to, with many rows per series."
         )
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    times = None
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    names = [f"series '{u}'" for u in uniques] if uniques is not None else ["the series"]
+    times = zones = style = frequency = None
+    source = rows
     if config.time_column is not None:
-        parsed = _parse_times(frame, config.time_column).to_numpy()[rows]
-        hint = ""
-        if len(keep) < len(frame):
-            hint = (
-                "data.missing: drop removed the rows with gaps, leaving holes in the time "
-                "column; use interpolate or ffill instead."
-            )
-        for i in np.flatnonzero(~_evenly_spaced(parsed, offsets)):
-            lo, hi = offsets[i], offsets[i + 1]
-            name = f"series '{uniques[i]}'" if uniques is not None else "the series"
-            _check_times(parsed[lo:hi], rows[lo:hi], config.time_column, name, hint)
-        times = parsed
-        zones = _zones(frame[config.time_column], rows[offsets[1:] - 1])
+        raw = frame[config.time_column]
+        parsed, style = parse_times(raw, config.time_column, config.time_format)
+
+        def where(i: int, k: int) -> tuple[str, str]:
+            row = int(rows[offsets[i] + k])
+            return f"row {row + 1} of {names[i]}", str(raw.iloc[row])
+
+        frequency = config.frequency or style.frequency
+        regular = regularise(parsed[rows], offsets, frequency, config.time_column, where)
+        source = np.where(regular.source >= 0, rows[np.maximum(regular.source, 0)], -1)
+        times, offsets, frequency = regular.times, regular.offsets, regular.frequency
+        zones = _zones(raw, source[offsets[1:] - 1])
+    values = np.where((source >= 0)[:, None], values[np.maximum(source, 0)], np.nan)
+
+    def gap(row: int, col: int) -> str:
+        if source[row] >= 0:
+            return f"in column '{columns[col]}' at row {source[row] + 1}"
+        i = int(np.searchsorted(offsets, row, side="right")) - 1
+        return f"{style.write(pd.DatetimeIndex(times[row : row + 1]))[0]} in {names[i]}"
+
+    values = _fill_missing(values, offsets, config.missing, columns, source < 0, gap)
+    columns_out = list(columns)
+    if config.calendar:
+        local = _local_times(times, offsets, zones)
+        values = np.hstack(
+            [values, calendar_values(local, config.calendar, config.holidays_country)]
+        )
+        columns_out += calendar_columns(config.calendar)
+    ids = tuple(str(u) for u in uniques) if uniques is not None else None
+    first_rows = rows[np.concatenate([[0], np.cumsum(counts)[:-1]])]
     return SeriesTable(
-        values=values.to_numpy(dtype="float64")[order],
-        columns=tuple(columns),
+        values=values,
+        columns=tuple(columns_out),
         n_targets=len(config.target_columns),
-        offsets=offsets.astype(np.int64),
-        ids=tuple(str(u) for u in uniques) if uniques is not None else None,
+        offsets=offsets,
+        ids=ids,
         times=times,
-        zones=zones if config.time_column is not None else None,
+        zones=zones,
+        n_future=len(config.future_columns) + len(calendar_columns(config.calendar)),
+        static=_static(frame, config, first_rows, codes, ids),
+        time_style=style,
+        frequency=frequency,
     )
+
+
+def _local_times(times: np.ndarray, offsets: np.ndarray, zones: Any) -> np.ndarray:
+    """Timestamps in each series' own zone (UTC ones moved there), for calendar features."""
+    if zones is None:
+        return times
+    local = times.copy()
+    for i, zone in enumerate(zones):
+        if zone is not None:
+            lo, hi = offsets[i], offsets[i + 1]
+            index = pd.DatetimeIndex(times[lo:hi]).tz_localize("UTC").tz_convert(zone)
+            local[lo:hi] = index.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    return local
 
 
 def load_table(config: DataConfig) -> SeriesTable:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from tsforecast.config import Config
 from tsforecast.data.loading import SeriesTable, load_table
@@ -34,6 +35,15 @@ class PreparedData:
     starts: dict[str, np.ndarray]
     mase_scale: np.ndarray
 
+    def inverse(self, scaled: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Scaled target forecasts ``(n_windows, ..., n_targets)`` of the windows at
+        ``starts``, in original units."""
+        index = self.scaler.series_index(self.table.ids)
+        series = None
+        if index is not None:
+            series = index[np.searchsorted(self.table.offsets, starts, side="right") - 1]
+        return self.scaler.inverse_targets(scaled, series)
+
 
 def _mase_scale(table: SeriesTable, bounds: SplitBounds) -> np.ndarray:
     steps = []
@@ -43,14 +53,27 @@ def _mase_scale(table: SeriesTable, bounds: SplitBounds) -> np.ndarray:
     return np.where(scale > 0, scale, 1.0)
 
 
+def describe_cell(table: SeriesTable, row: int, column: int) -> str:
+    """A cell of the table for messages: its column, and its timestamp (as the data writes
+    it) or position in its series."""
+    i = int(np.searchsorted(table.offsets, row, side="right")) - 1
+    name = f"series '{table.ids[i]}'" if table.ids is not None else "the series"
+    if table.times is not None and table.time_style is not None:
+        when = table.time_style.write(pd.DatetimeIndex(table.times[row : row + 1]))[0]
+        return f"column '{table.columns[column]}' at {when} in {name}"
+    return f"column '{table.columns[column]}' at row {row - table.offsets[i] + 1} of {name}"
+
+
 def scale_values(scaler: Scaler, table: SeriesTable) -> np.ndarray:
-    """The table's values scaled, as the float32 the models compute in.
+    """The table's values transformed and scaled, as the float32 the models compute in.
 
     Raises:
         DataError: naming the column and value of one that is not finite in float32, e.g.
-            one far outside the train range.
+            one far outside the train range, or of a series the scaler has no statistics of.
     """
-    scaled = scaler.transform(table.values)
+    index = scaler.series_index(table.ids)
+    rows = None if index is None else index[table.series_of_rows()]
+    scaled = scaler.transform(table.values, rows)
     with np.errstate(over="ignore", invalid="ignore"):
         scaled = np.asarray(scaled, dtype=np.float64).astype(np.float32)
     bad = ~np.isfinite(scaled)
@@ -61,6 +84,30 @@ def scale_values(scaler: Scaler, table: SeriesTable) -> np.ndarray:
             "the range of its train split to scale in float32; rescale the data."
         )
     return scaled
+
+
+def fit_scaler(config: Config, table: SeriesTable, bounds: SplitBounds) -> Scaler:
+    """The scaler of ``config`` fitted on the training rows (and series) of ``table``.
+
+    Raises:
+        DataError: naming the first target value a transform cannot take.
+    """
+    data = config.data
+    scaler = Scaler(data.scaler, data.scaler_scope, data.transform, table.n_targets)
+    scaler.check_transformable(
+        table.values[:, : table.n_targets], lambda row, col: describe_cell(table, row, col)
+    )
+    train_rows = bounds.train_mask(len(table.values), table.offsets)
+    training_series = np.flatnonzero(bounds.train_end > table.offsets[:-1])
+    static = None
+    if table.static is not None:
+        static = table.static.numeric[training_series]
+    return scaler.fit(
+        table.values[train_rows],
+        table.series_of_rows()[train_rows],
+        table.ids or ("0",),
+        static,
+    )
 
 
 def prepare_data(config: Config, table: SeriesTable | None = None) -> PreparedData:
@@ -82,9 +129,7 @@ def prepare_split(
         bounds: Where train, validation and test begin in each series.
         scaler: A scaler fitted earlier; when None, one is fitted on the train rows.
     """
-    if scaler is None:
-        train_rows = bounds.train_mask(len(table.values), table.offsets)
-        scaler = Scaler(config.data.scaler).fit(table.values[train_rows])
+    scaler = scaler if scaler is not None else fit_scaler(config, table, bounds)
     width, horizon = config.window.input_width, config.window.horizon
     return PreparedData(
         table=table,

@@ -57,7 +57,7 @@ class Preprocessing:
         return cls(
             instance_norm=data.instance_norm,
             channel_independent=data.channel_independent,
-            difference_lag=data.difference_lag if data.transform == "difference" else None,
+            difference_lag=data.difference_lag if "difference" in data.transform else None,
         )
 
     @property
