@@ -54,7 +54,14 @@ def test_config_trains_one_epoch_and_predicts(path, cut_data, tmp_path):
         config.model.type, config.model.params, config.window.input_width
     )
 
-    forecast = runner.invoke(main, ["predict", str(run_dir)])
+    planned = []
+    if config.data.future_columns:  # the planned values of the days after the cut
+        full = pd.read_csv(config.data.path)
+        horizon = config.window.horizon
+        after = full.groupby(config.data.id_column).nth(list(range(150, 150 + horizon)))
+        after.to_csv(tmp_path / "planned.csv", index=False)
+        planned = ["--future", str(tmp_path / "planned.csv")]
+    forecast = runner.invoke(main, ["predict", str(run_dir), *planned])
     assert forecast.exit_code == 0, forecast.output
     header = forecast.stdout.splitlines()[0].split(",")
     targets = config.data.target_columns

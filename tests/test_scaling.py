@@ -25,7 +25,9 @@ def test_minmax_scaler_maps_to_unit_interval():
 
 
 @pytest.mark.parametrize("kind", ["standard", "minmax", "none"])
-@pytest.mark.parametrize("transforms", [(), ("log",), ("log1p",), ("box_cox",), ("log1p", "box_cox")])
+@pytest.mark.parametrize(
+    "transforms", [(), ("log",), ("log1p",), ("box_cox",), ("log1p", "box_cox")]
+)
 def test_inverse_and_json_round_trip(kind, transforms):
     scaler = Scaler(kind, transforms=transforms, n_targets=1).fit(X)
     restored = Scaler.from_dict(json.loads(json.dumps(scaler.to_dict())))

@@ -155,10 +155,19 @@ def validate(config_path: str, overrides: tuple[str, ...]) -> None:
 @click.option(
     "--input", "input_path", help="New data with the run's columns (default: the training file)."
 )
+@click.option(
+    "--future", "future_path", help="Values of the run's known-future columns, per forecast step."
+)
 @click.option("--output", "output_path", help="Write the forecast CSV here (default: stdout).")
 @click.option("--strict", is_flag=True, help="Refuse input of another frequency than the run's.")
 @reports_errors
-def predict(run_dir: str, input_path: str | None, output_path: str | None, strict: bool) -> None:
+def predict(
+    run_dir: str,
+    input_path: str | None,
+    future_path: str | None,
+    output_path: str | None,
+    strict: bool,
+) -> None:
     """Forecast the next horizon steps of every series with a trained run."""
     from tsforecast.runs import check_outside
 
@@ -168,7 +177,7 @@ def predict(run_dir: str, input_path: str | None, output_path: str | None, stric
     from tsforecast.commands.predict import predict as forecast
     from tsforecast.files import write_atomically
 
-    prediction = forecast(run_dir, input_path, strict=strict)
+    prediction = forecast(run_dir, input_path, future_path=future_path, strict=strict)
     for warning in prediction.warnings:
         click.echo(f"Warning: {one_line(warning)}", err=True)
     text = prediction.frame.to_csv(index=False)

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from tsforecast.data import windows
+from tsforecast.data.future import future_covariates, with_future
 from tsforecast.data.loading import SeriesTable
 from tsforecast.data.pipeline import window_dataset
-from tsforecast.data.prepared import scale_values
+from tsforecast.data.prepared import scale_values, window_source
 from tsforecast.errors import DataError, RunError
 from tsforecast.models.heads import Forecast, read_output
 from tsforecast.runs import LoadedRun
@@ -21,19 +22,22 @@ PREDICT_BATCH = 1024
 
 
 def forecast_windows(
-    model: Any, series: Any, starts: np.ndarray, width: int, params: Any
+    model: Any, source: Any, starts: np.ndarray, width: int, horizon: int, params: Any
 ) -> Forecast:
     """Scaled forecasts of the windows starting at ``starts``, whatever the model's head.
 
     Args:
         model: The whole model (not only its trained part).
-        series: The scaled series (a tensor from
-            :func:`~tsforecast.data.pipeline.series_tensor`, or an array).
+        source: A :class:`~tsforecast.data.pipeline.WindowSource` (converted to tensors
+            once, for many calls), or the scaled values.
         starts: Window start rows.
         width: Input steps per window.
+        horizon: Steps the model forecasts.
         params: The model family's parameters (for its head).
     """
-    dataset = window_dataset(series, starts, width, PREDICT_BATCH)
+    dataset = window_dataset(
+        source, starts, width, PREDICT_BATCH, horizon=horizon, with_targets=False
+    )
     return read_output(model.predict(dataset, verbose=0), params)
 
 
@@ -100,19 +104,33 @@ def _stamped(table: SeriesTable, times: np.ndarray) -> list[Any]:
     return stamped
 
 
-def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
+def forecast_table(
+    run: LoadedRun, table: SeriesTable, future_path: str | None = None
+) -> pd.DataFrame:
     """Forecast the next ``horizon`` steps after the end of every series in ``table``.
 
     Point heads give one column per target; the quantile head gives lower, median and
     upper columns per target (see :func:`quantile_columns`).
+
+    Args:
+        run: The run.
+        table: The input, every series at least ``input_width`` rows long.
+        future_path: The ``--future`` file of a run that reads known-future columns.
     """
     config = run.config
     width, horizon = config.window.input_width, config.window.horizon
     n_targets = table.n_targets
     starts = windows.last_window_starts(table, width)
-    # (n_series,) -> (n_series, input_width, n_inputs)
-    inputs = windows.inputs(scale_values(run.scaler, table), starts, width)
-    output = read_output(run.model.predict_on_batch(inputs), config.model.params)
+    times = future_times(table, horizon) if table.times is not None else None
+    source_table = table
+    if table.n_future:
+        source_table = with_future(
+            table, future_covariates(config.data, table, times, future_path), times
+        )
+        starts = starts + np.arange(table.n_series) * horizon  # the rows appended before
+    scaled = scale_values(run.scaler, source_table)
+    source = window_source(run.scaler, source_table, scaled)
+    output = forecast_windows(run.model, source, starts, width, horizon, config.model.params)
     series = run.scaler.series_index(table.ids)
     raw = output.point if output.quantiles is None else output.quantiles
     if not np.isfinite(raw).all():
@@ -128,8 +146,8 @@ def forecast_table(run: LoadedRun, table: SeriesTable) -> pd.DataFrame:
         id_name = "series"
     if id_name is not None:
         frame[id_name] = np.repeat(np.asarray(table.ids, dtype=object), horizon)
-    if table.times is not None:
-        frame[config.data.time_column] = _stamped(table, future_times(table, horizon))
+    if times is not None:
+        frame[config.data.time_column] = _stamped(table, times)
     else:
         frame["step"] = np.tile(np.arange(1, horizon + 1), table.n_series)
     for j, name in enumerate(table.columns[:n_targets]):

@@ -449,27 +449,37 @@ def load_run(path: str | Path) -> LoadedRun:
     model = load_model(path / MODEL)
     run = LoadedRun(path, config, scaler, model, metrics)
     _check_fingerprints(run)
-    _check_model_shape(model, config, scaler.offset_.shape[-1], path)
+    _check_model_shape(model, config, path)
     return run
 
 
-def _check_model_shape(model: Any, config: Config, n_inputs: int, path: Path) -> None:
+def _check_model_shape(model: Any, config: Config, path: Path) -> None:
     """The model must map one input window to one forecast of the configured shape."""
     import numpy as np
 
     from tsforecast.models.heads import read_output
 
     window, n_targets = config.window, len(config.data.target_columns)
+    n_past = n_targets + len(config.data.feature_columns)
+    # (1, input_width, n_past) [and the covariates] -> (1, horizon, n_targets)
+    inputs: Any = np.zeros((1, window.input_width, n_past))
+    if isinstance(model.input, dict):
+        inputs = {
+            name: np.full((1, 1), "", dtype=object)
+            if "string" in str(tensor.dtype)
+            else np.zeros((1, *tensor.shape[1:]))
+            for name, tensor in model.input.items()
+        }
+        inputs["window"] = np.zeros((1, window.input_width, n_past))
     try:
-        # (1, input_width, n_inputs) -> (1, horizon, n_targets) once the head is read
-        raw = model.predict_on_batch(np.zeros((1, window.input_width, n_inputs)))
+        raw = model.predict_on_batch(inputs)
         shape = read_output(raw, config.model.params).point.shape
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, IndexError, KeyError):
         shape = None
     if shape != (1, window.horizon, n_targets):
         raise RunError(
             f"Run {path}: {MODEL} does not fit its {CONFIG} (it does not map "
-            f"{window.input_width} steps of {n_inputs} columns to {window.horizon} steps of "
+            f"{window.input_width} steps of {n_past} columns to {window.horizon} steps of "
             f"{n_targets} targets)."
         )
 
@@ -480,7 +490,7 @@ def load_model(path: Path) -> Any:
 
     import keras
 
-    from tsforecast.models import layers, losses  # noqa: F401  (registers custom objects)
+    from tsforecast.models import blocks, layers, losses  # noqa: F401  (registers layers)
 
     if not zipfile.is_zipfile(path):
         raise RunError(f"Cannot load model {path}: it is not a Keras model file (damaged?).")

@@ -206,7 +206,9 @@ def _drop_last_metric(result: Any, config: Config, split: str) -> float | None:
     starts = prepared.starts[split][:keep]
     width, horizon = config.window.input_width, config.window.horizon
     n_targets = prepared.table.n_targets
-    forecast = forecast_windows(run.model, prepared.scaled, starts, width, config.model.params)
+    forecast = forecast_windows(
+        run.model, prepared.source(), starts, width, horizon, config.model.params
+    )
     actual = windows.targets(prepared.scaled, starts, width, horizon, n_targets)
     return float(np.mean(np.square(forecast.point.astype("float64") - actual)))
 

@@ -28,7 +28,11 @@ class Prediction:
 
 
 def predict(
-    run_dir: str | Path, input_path: str | Path | None = None, *, strict: bool = False
+    run_dir: str | Path,
+    input_path: str | Path | None = None,
+    *,
+    future_path: str | Path | None = None,
+    strict: bool = False,
 ) -> Prediction:
     """Load a run and forecast the future of every series in ``input_path``.
 
@@ -38,6 +42,8 @@ def predict(
     Args:
         run_dir: A complete run directory.
         input_path: New data with the training columns (default: the training file).
+        future_path: The values of the known-future columns over the forecast steps, for
+            a run that reads them.
         strict: Refuse an input whose frequency differs from the training data's, rather
             than warn.
 
@@ -56,4 +62,4 @@ def predict(
         if strict:
             raise DataError(message)
         warnings.append(message)
-    return Prediction(forecast_table(run, table), tuple(warnings))
+    return Prediction(forecast_table(run, table, future_path), tuple(warnings))

@@ -23,7 +23,6 @@ import pandas as pd
 from tsforecast import __version__, evaluation, plots
 from tsforecast.config import Config, load_config
 from tsforecast.data import windows
-from tsforecast.data.pipeline import series_tensor
 from tsforecast.data.prepared import PreparedData, prepare_data
 from tsforecast.errors import GATE_FAILED_EXIT_CODE, RunError, RunInterrupted, TsForecastError
 from tsforecast.forecasting import forecast_windows
@@ -73,11 +72,12 @@ def versions() -> dict[str, str]:
 def checked_forecasts(model: Any, prepared: PreparedData, config: Config, part: str) -> Callable:
     """A function from window starts to the model's scaled forecasts of ``part``, which
     raises a RunError if a forecast is NaN or infinite."""
-    series = series_tensor(prepared.scaled)
+    source = prepared.source().tensors()
+    window = config.window
 
     def forecast(starts: np.ndarray) -> heads.Forecast:
         result = forecast_windows(
-            model, series, starts, config.window.input_width, config.model.params
+            model, source, starts, window.input_width, window.horizon, config.model.params
         )
         if not np.isfinite(result.point).all():
             raise RunError(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from tsforecast.config.data import SYNTHETIC_COLUMN, SyntheticConfig
 from tsforecast.errors import ConfigError
+from tsforecast.models import registry
 
 if TYPE_CHECKING:
     from tsforecast.config.sections import Config
@@ -104,6 +105,19 @@ def _check_covariates(config: Config) -> None:
         raise ConfigError("data.static_columns describe each series; set data.id_column.")
     if data.id_embedding and not many:
         raise ConfigError("data.id_embedding embeds the series ids; set data.id_column.")
+    reads = [
+        key
+        for key, value in (
+            ("data.future_columns", data.future_columns),
+            ("data.calendar", data.calendar),
+            ("data.static_columns", data.static_columns),
+            ("data.id_embedding", data.id_embedding),
+        )
+        if value
+    ]
+    registry.check_covariates(
+        config.model.type, config.model.params, reads, registry.Preprocessing.from_data(data)
+    )
     if data.scaler_scope == "series" and data.split.by == "series":
         raise ConfigError(
             "data.scaler_scope: series fits each series on its own train rows, but with "

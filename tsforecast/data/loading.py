@@ -163,7 +163,7 @@ def _check_columns(frame: pd.DataFrame, config: DataConfig) -> None:
         )
 
 
-def _numeric(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def numeric_values(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     out = {}
     for column in columns:
         raw = frame[column]
@@ -330,7 +330,7 @@ def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
         codes, uniques = pd.factorize(id_values.astype(str), sort=False)
     else:
         codes, uniques = np.zeros(len(frame), dtype=np.int64), None
-    values = _numeric(frame, columns).to_numpy(dtype="float64")
+    values = numeric_values(frame, columns).to_numpy(dtype="float64")
     _check_finite(values, columns)
     rows = np.argsort(codes, kind="stable")  # rows of each series stay in file order
     if config.missing == "drop":
@@ -374,7 +374,7 @@ def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
     values = _fill_missing(values, offsets, config.missing, columns, source < 0, gap)
     columns_out = list(columns)
     if config.calendar:
-        local = _local_times(times, offsets, zones)
+        local = local_times(times, offsets, zones)
         values = np.hstack(
             [values, calendar_values(local, config.calendar, config.holidays_country)]
         )
@@ -396,7 +396,7 @@ def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
     )
 
 
-def _local_times(times: np.ndarray, offsets: np.ndarray, zones: Any) -> np.ndarray:
+def local_times(times: np.ndarray, offsets: np.ndarray, zones: Any) -> np.ndarray:
     """Timestamps in each series' own zone (UTC ones moved there), for calendar features."""
     if zones is None:
         return times

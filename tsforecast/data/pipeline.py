@@ -8,6 +8,7 @@ and split boundaries at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,23 +16,55 @@ import numpy as np
 from tsforecast.data.windows import input_offsets, target_offsets
 
 
+@dataclass(frozen=True)
+class WindowSource:
+    """What windows are gathered from.
+
+    Attributes:
+        values: ``(n_rows, n_columns)`` scaled float32 values (an array or a tensor): the
+            ``n_past`` columns of the input window (targets first), then the known-future
+            covariates.
+        n_past: Columns of the input window.
+        row_series: ``(n_rows,)`` the series of each row, where there are statics.
+        static: ``(n_series, n_static)`` scaled numeric statics, or None.
+        categories: ``(n_series, n_categories)`` category names, or None.
+    """
+
+    values: Any
+    n_past: int
+    row_series: Any = None
+    static: Any = None
+    categories: Any = None
+
+    @property
+    def covariates(self) -> bool:
+        n_columns = self.values.shape[1]
+        return n_columns > self.n_past or self.static is not None or self.categories is not None
+
+    def tensors(self) -> WindowSource:
+        """The same source held as tensors: convert once and hand it to every dataset of a
+        run, so that they share it."""
+        import tensorflow as tf
+
+        def tensor(value: Any, dtype: Any) -> Any:
+            return None if value is None else tf.convert_to_tensor(value, dtype=dtype)
+
+        return WindowSource(
+            tensor(self.values, tf.float32),
+            self.n_past,
+            tensor(self.row_series, tf.int32),
+            tensor(self.static, tf.float32),
+            tensor(self.categories, tf.string),
+        )
+
+
 def batches_per_epoch(n_windows: int, batch_size: int) -> int:
     """Batches in one pass over ``n_windows`` windows (the last one may be short)."""
     return -(-n_windows // batch_size)
 
 
-def series_tensor(values: np.ndarray) -> Any:
-    """``(n_rows, n_columns)`` values as the float32 tensor the datasets gather from.
-
-    Convert once and pass the tensor to every dataset of a run, so that they share it.
-    """
-    import tensorflow as tf
-
-    return tf.convert_to_tensor(values, dtype=tf.float32)
-
-
 def window_dataset(
-    series: Any,
+    source: Any,
     starts: np.ndarray,
     width: int,
     batch_size: int,
@@ -40,45 +73,73 @@ def window_dataset(
     n_targets: int = 0,
     target_steps: tuple[int, ...] | None = None,
     order: EpochOrder | None = None,
+    with_targets: bool | None = None,
 ) -> Any:
     """A tf.data pipeline of ``(inputs, targets)`` batches, or of inputs alone.
 
+    Inputs are the window ``(batch, width, n_past)``, or, where the source has covariates,
+    a dict of it and the future covariates ``(batch, width + horizon, n_future)``, the
+    statics ``(batch, n_static)`` and each category ``(batch, 1)`` (named as
+    :mod:`tsforecast.models.covariates` names a model's inputs).
+
     Args:
-        series: ``(n_rows, n_inputs)`` scaled float32 series (a tensor from
-            :func:`series_tensor`, or an array), targets in the first columns.
+        source: A :class:`WindowSource`, or the scaled values alone (no covariates).
         starts: Window start rows.
         width: Input steps per window.
         batch_size: Windows per batch.
-        horizon: Target steps per window; 0 yields inputs only (for prediction).
-        n_targets: Leading columns of ``series`` that are targets.
+        horizon: Steps ahead the model forecasts (targets, and future covariate rows).
+        n_targets: Leading columns of the values that are targets.
         target_steps: Input steps that each get the next ``horizon`` rows as targets, for
             seq-to-seq models: targets are then ``(batch, len(target_steps), horizon,
             n_targets)``. None gives the window's targets, ``(batch, horizon, n_targets)``.
         order: The window order of the epoch being trained, for training datasets: each
             pass then reads the windows in the order this holds when it starts. None reads
             ``starts`` in order.
+        with_targets: Yield targets too (default: when ``horizon`` is set).
     """
     import tensorflow as tf
 
-    series = tf.convert_to_tensor(series, dtype=tf.float32)
+    if not isinstance(source, WindowSource):
+        source = WindowSource(source, int(np.shape(source)[1]))
+    source = source.tensors() if not tf.is_tensor(source.values) else source
+    with_targets = bool(horizon) if with_targets is None else with_targets
+    series = source.values
     index_type = tf.int32 if series.shape[0] < 2**31 else tf.int64  # int32 gathers are faster
     at_inputs = tf.constant(input_offsets(width), dtype=index_type)
-    if horizon:
+    n_columns, n_past = series.shape[1], source.n_past
+    # sliced once here: slicing inside gather() would copy the series every batch
+    past = series if n_past == n_columns else series[:, :n_past]
+    if n_columns > n_past:
+        future = series[:, n_past:]
+        at_future = tf.constant(np.arange(width + horizon), dtype=index_type)
+    if with_targets:
         at_targets = tf.constant(target_offsets(width, horizon, target_steps), dtype=index_type)
-        # sliced once here: slicing inside gather() would copy the series every batch
-        target_series = series if n_targets == series.shape[1] else series[:, :n_targets]
+        target_series = series if n_targets == n_columns else series[:, :n_targets]
 
     # no autograph: nothing here depends on tensor values, and converting costs a second
     @tf.autograph.experimental.do_not_convert
     def gather(batch_starts):
         batch_starts = tf.cast(batch_starts, index_type)
-        # (batch,) -> (batch, width, n_inputs)
-        window = tf.gather(series, batch_starts[:, None] + at_inputs)
-        if not horizon:
-            return window
+        # (batch,) -> (batch, width, n_past)
+        inputs = tf.gather(past, batch_starts[:, None] + at_inputs)
+        if source.covariates:
+            inputs = {"window": inputs}
+            if n_columns > n_past:
+                # (batch,) -> (batch, width + horizon, n_future)
+                inputs["future"] = tf.gather(future, batch_starts[:, None] + at_future)
+            if source.static is not None or source.categories is not None:
+                owner = tf.gather(source.row_series, batch_starts)  # (batch,)
+                if source.static is not None:
+                    inputs["static"] = tf.gather(source.static, owner)
+                if source.categories is not None:
+                    categories = tf.gather(source.categories, owner)  # (batch, n_categories)
+                    for i in range(source.categories.shape[1]):
+                        inputs[f"category_{i}"] = categories[:, i : i + 1]
+        if not with_targets:
+            return inputs
         # (batch,) -> (batch, horizon, n_targets), or (batch, n_steps, horizon, n_targets)
         rows = tf.reshape(batch_starts, [-1] + [1] * len(at_targets.shape)) + at_targets
-        return window, tf.gather(target_series, rows)
+        return inputs, tf.gather(target_series, rows)
 
     n_windows = len(starts)
     whole = n_windows // batch_size

@@ -9,6 +9,7 @@ import pandas as pd
 
 from tsforecast.config import Config
 from tsforecast.data.loading import SeriesTable, load_table
+from tsforecast.data.pipeline import WindowSource
 from tsforecast.data.scaling import Scaler
 from tsforecast.data.splits import PARTS, SplitBounds, split_bounds
 from tsforecast.data.windows import window_starts
@@ -35,6 +36,14 @@ class PreparedData:
     starts: dict[str, np.ndarray]
     mase_scale: np.ndarray
 
+    def source(self) -> WindowSource:
+        """What the datasets gather windows from: the scaled values and covariates."""
+        return window_source(self.scaler, self.table, self.scaled)
+
+    def training_series(self) -> np.ndarray:
+        """The series that have training rows."""
+        return np.flatnonzero(self.bounds.train_end > self.table.offsets[:-1])
+
     def inverse(self, scaled: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """Scaled target forecasts ``(n_windows, ..., n_targets)`` of the windows at
         ``starts``, in original units."""
@@ -51,6 +60,18 @@ def _mase_scale(table: SeriesTable, bounds: SplitBounds) -> np.ndarray:
         steps.append(np.abs(np.diff(table.values[lo:hi, : table.n_targets], axis=0)))
     scale = np.concatenate(steps).mean(axis=0)
     return np.where(scale > 0, scale, 1.0)
+
+
+def window_source(scaler: Scaler, table: SeriesTable, scaled: np.ndarray) -> WindowSource:
+    """The scaled values of ``table`` and its scaled statics, as windows are gathered from."""
+    static = categories = row_series = None
+    if table.static is not None:
+        row_series = table.series_of_rows()
+        if table.static.numeric_names:
+            static = scaler.transform_static(table.static.numeric).astype(np.float32)
+        if table.static.categorical_names:
+            categories = table.static.categorical
+    return WindowSource(scaled, table.n_past, row_series, static, categories)
 
 
 def describe_cell(table: SeriesTable, row: int, column: int) -> str:

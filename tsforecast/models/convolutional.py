@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tsforecast.errors import ConfigError
-from tsforecast.models import heads
+from tsforecast.models import covariates, heads
 from tsforecast.models.common import (
     Activation,
     HeadParams,
@@ -221,8 +221,8 @@ def build_conv1d(params: Conv1DParams, shape: Any) -> Any:
 
     regularizer = kernel_regularizer(params)
     plan = conv_plan(params, shape.input_width)
-    inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
-    x = inputs
+    tensors = covariates.inputs(shape)
+    x = tensors.encoder_input
     for i, layer in enumerate(plan.layers, start=1):
         if layer.crop:
             x = keras.layers.Cropping1D((layer.crop, 0), name=f"align_{i}")(x)
@@ -252,10 +252,12 @@ def build_conv1d(params: Conv1DParams, shape: Any) -> Any:
             regularizer=regularizer,
         )
         if params.head != "sequence":
+            x = covariates.joined(x, tensors.head_input)
             return keras.Model(
-                inputs, heads.from_features(x, shape, params, regularizer), name=name
+                tensors.inputs, heads.from_features(x, shape, params, regularizer), name=name
             )
-    return keras.Model(inputs, heads.from_sequence(x, shape, params, regularizer), name=name)
+    outputs = heads.from_sequence(x, shape, params, regularizer, tensors.head_input)
+    return keras.Model(tensors.inputs, outputs, name=name)
 
 
 def _dilated(
@@ -282,9 +284,9 @@ def build_wavenet(params: WaveNetParams, shape: Any) -> Any:
 
     regularizer = kernel_regularizer(params)
     n = params.filters
-    inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
-    # (batch, input_width, n_inputs) -> (batch, input_width, filters)
-    x = keras.layers.Conv1D(n, 1, name="input_projection")(inputs)
+    tensors = covariates.inputs(shape)
+    # (batch, input_width, n_columns) -> (batch, input_width, filters)
+    x = keras.layers.Conv1D(n, 1, name="input_projection")(tensors.encoder_input)
     skips = []
     for block in range(1, params.n_blocks + 1):
         for layer in range(params.n_layers):
@@ -305,4 +307,5 @@ def build_wavenet(params: WaveNetParams, shape: Any) -> Any:
     s = keras.layers.Add(name="skip_sum")(skips) if len(skips) > 1 else skips[0]
     s = keras.layers.Activation("relu", name="skip_relu")(s)
     s = keras.layers.Conv1D(params.filters, 1, activation="relu", name="output_conv")(s)
-    return keras.Model(inputs, heads.from_sequence(s, shape, params, regularizer), name="wavenet")
+    outputs = heads.from_sequence(s, shape, params, regularizer, tensors.head_input)
+    return keras.Model(tensors.inputs, outputs, name="wavenet")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tsforecast.models import covariates
 from tsforecast.models.common import (
     Activation,
     HeadParams,
@@ -36,18 +37,20 @@ class MLPParams(HeadParams):
 def build_linear(params: LinearParams, shape: Any) -> Any:
     import keras
 
-    inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
-    x = keras.layers.Flatten()(inputs)  # (batch, input_width * n_inputs)
+    tensors = covariates.inputs(shape)
+    x = keras.layers.Flatten()(tensors.encoder_input)  # (batch, input_width * n_columns)
+    x = covariates.joined(x, tensors.head_input)
     outputs = from_features(x, shape, params, kernel_regularizer(params))
-    return keras.Model(inputs, outputs, name="linear")
+    return keras.Model(tensors.inputs, outputs, name="linear")
 
 
 def build_mlp(params: MLPParams, shape: Any) -> Any:
     import keras
 
     regularizer = kernel_regularizer(params)
-    inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
-    x = keras.layers.Flatten()(inputs)  # (batch, input_width * n_inputs)
+    tensors = covariates.inputs(shape)
+    x = keras.layers.Flatten()(tensors.encoder_input)  # (batch, input_width * n_columns)
+    x = covariates.joined(x, tensors.head_input)
     for units in params.units:
         x = keras.layers.Dense(
             units,
@@ -60,4 +63,4 @@ def build_mlp(params: MLPParams, shape: Any) -> Any:
         if params.dropout > 0:
             x = keras.layers.Dropout(params.dropout)(x)
     outputs = from_features(x, shape, params, regularizer)
-    return keras.Model(inputs, outputs, name="mlp")
+    return keras.Model(tensors.inputs, outputs, name="mlp")

@@ -160,14 +160,19 @@ def from_features(features: Any, shape: Any, params: Any, regularizer: Any = Non
     return vector_head(features, shape, regularizer)
 
 
-def from_sequence(sequence: Any, shape: Any, params: Any, regularizer: Any = None) -> Any:
+def from_sequence(
+    sequence: Any, shape: Any, params: Any, regularizer: Any = None, covariates: Any = None
+) -> Any:
     """The head ``params.head`` on per-step features ``(batch, steps, units)``.
 
-    The sequence head reads every step; the others read the last step only.
+    The sequence head reads every step; the others read the last step only, beside the
+    ``covariates`` of the head ``(batch, width)`` if there are any.
     """
+    from tsforecast.models.covariates import joined
+
     if head_of(params) == "sequence":
         return sequence_head(sequence, shape, regularizer)
-    return from_features(last_step(sequence), shape, params, regularizer)
+    return from_features(joined(last_step(sequence), covariates), shape, params, regularizer)
 
 
 def from_decoder(decoded: Any, shape: Any, params: Any, regularizer: Any = None) -> Any:
@@ -191,17 +196,19 @@ def from_decoder(decoded: Any, shape: Any, params: Any, regularizer: Any = None)
 def recursive_model(one_step: Any, shape: Any) -> Any:
     """Roll a one-step model forward ``horizon`` times, feeding its forecasts back.
 
-    ``one_step`` maps ``(batch, input_width, n_targets) -> (batch, 1, n_targets)``; inputs
-    must be the targets only, since the future of extra features is unknown.
+    ``one_step`` maps ``(batch, input_width, n_targets) -> (batch, 1, n_targets)``; the
+    window must be the targets only, since the future of past-only features is unknown.
+    Known-future covariates are handed to each step for its own window and next step.
     Shapes: ``(batch, input_width, n_targets) -> (batch, horizon, n_targets)``.
     """
     import keras
 
+    from tsforecast.models import covariates
     from tsforecast.models.layers import RollForward
 
-    inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
-    outputs = RollForward(one_step, shape.horizon, name="forecast")(inputs)
-    return keras.Model(inputs, outputs, name=f"{one_step.name}_recursive")
+    named = covariates.raw_inputs(shape)
+    outputs = RollForward(one_step, shape.horizon, name="forecast")(named)
+    return keras.Model(named, outputs, name=f"{one_step.name}_recursive")
 
 
 def trained_part(model: Any, params: Any) -> Any:

@@ -253,7 +253,9 @@ class RollForward(keras.layers.Layer):
 
     Every step drops the oldest input step and appends the forecast, so the window moves on
     one step; a loop op runs the one-step model, so the graph holds it once, whatever the
-    horizon. Inputs must be the targets only.
+    horizon. The window must be the targets only. With covariates the inputs are a dict
+    (see :mod:`tsforecast.models.covariates`): each step hands the one-step model its own
+    ``input_width + 1`` rows of the future covariates, and the statics unchanged.
     Shapes: ``(batch, input_width, n_targets) -> (batch, horizon, n_targets)``, with
     ``one_step`` mapping ``(batch, input_width, n_targets) -> (batch, 1, n_targets)``.
     """
@@ -269,22 +271,31 @@ class RollForward(keras.layers.Layer):
 
     def call(self, inputs):
         ops = keras.ops
+        named = dict(inputs) if isinstance(inputs, dict) else {"window": inputs}
+        window = named.pop("window")
+        future = named.pop("future", None)
+        width = window.shape[1]
 
-        def advance(_, state):
+        def advance(h, state):
             window, forecast = state
-            step = self.one_step(window)  # (batch, 1, n_targets)
+            step_inputs = {"window": window, **named}
+            if future is not None:
+                # rows h .. h + width of the future covariates: this step's window and step
+                step_inputs["future"] = ops.take(future, h + ops.arange(width + 1), axis=1)
+            step = self.one_step(step_inputs if len(step_inputs) > 1 else window)
             # both move on one step: (batch, width, n_targets) -> same shape
             window = ops.concatenate([window[:, 1:], step], axis=1)
             forecast = ops.concatenate([forecast[:, 1:], step], axis=1)
             return window, forecast
 
         # After `horizon` steps the forecast buffer holds exactly the horizon's forecasts.
-        empty = ops.repeat(ops.zeros_like(inputs[:, :1]), self.horizon, axis=1)
-        _, forecast = ops.fori_loop(0, self.horizon, advance, (inputs, empty))
+        empty = ops.repeat(ops.zeros_like(window[:, :1]), self.horizon, axis=1)
+        _, forecast = ops.fori_loop(0, self.horizon, advance, (window, empty))
         return forecast
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.horizon, input_shape[2])
+        window = input_shape["window"] if isinstance(input_shape, dict) else input_shape
+        return (window[0], self.horizon, window[2])
 
     def get_config(self) -> dict:
         return {

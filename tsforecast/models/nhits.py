@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tsforecast.errors import ConfigError
-from tsforecast.models.common import Activation, dropout_option, units_option
+from tsforecast.models.common import Activation, dropout_option, head_option, units_option
 from tsforecast.schema import all_positive, non_empty, non_negative, option, positive
 
 StackType = Literal["generic", "trend", "seasonality"]
@@ -64,6 +64,7 @@ class NHiTSParams:
     harmonics: int = option(
         2, help="Frequency resolution of seasonality stacks (N-BEATS' harmonics).", check=positive
     )
+    head: str = head_option()
 
 
 def per_stack(params: NHiTSParams, key: str) -> tuple[int, ...]:

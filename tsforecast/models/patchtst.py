@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tsforecast.errors import ConfigError
-from tsforecast.models.common import dropout_option
+from tsforecast.models.common import dropout_option, head_option
 from tsforecast.schema import option, positive, probability
 
 
@@ -48,6 +48,7 @@ class PatchTSTParams:
     )
     revin: bool = option(True, help="Standardise each window per series (RevIN) and undo it.")
     revin_affine: bool = option(True, help="Learn RevIN's per-series scale and shift.")
+    head: str = head_option()
 
 
 def check_patchtst(params: PatchTSTParams, window: Any) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tsforecast.errors import ConfigError
-from tsforecast.models import heads
+from tsforecast.models import covariates, heads
 from tsforecast.models.common import (
     Activation,
     HeadParams,
@@ -53,7 +53,7 @@ def check_recurrent(params: RecurrentParams, window: Any) -> None:
         )
 
 
-def _encoder_decoder(inputs: Any, kind: str, params: RecurrentParams, shape: Any) -> Any:
+def _encoder_decoder(tensors: Any, kind: str, params: RecurrentParams, shape: Any) -> Any:
     import keras
 
     layer_cls = recurrent_layer(kind)
@@ -64,7 +64,7 @@ def _encoder_decoder(inputs: Any, kind: str, params: RecurrentParams, shape: Any
         "recurrent_dropout": params.recurrent_dropout,
         "kernel_regularizer": kernel_regularizer(params),
     }
-    x, states = inputs, []
+    x, states = tensors.encoder_input, []
     for i, units in enumerate(params.units):
         last = i == len(params.units) - 1
         # (batch, steps, features) -> (batch, steps, units), or (batch, units) for the last;
@@ -79,9 +79,14 @@ def _encoder_decoder(inputs: Any, kind: str, params: RecurrentParams, shape: Any
         states.append(state)
         if params.layer_norm and not last:
             x = keras.layers.LayerNormalization(name=f"encoder_layer_norm_{i + 1}")(x)
-    # The encoder's summary, repeated as the decoder's input at every future step:
-    # (batch, units) -> (batch, horizon, units)
+    # The encoder's summary (with the statics), repeated as the decoder's input at every
+    # future step, beside that step's known-future covariates:
+    # (batch, units) -> (batch, horizon, units [+ n_static] [+ n_future])
+    if tensors.static is not None:
+        x = keras.layers.Concatenate(name="summary_and_statics")([x, tensors.static])
     y = keras.layers.RepeatVector(shape.horizon, name="repeat_summary")(x)
+    if tensors.ahead is not None:
+        y = keras.layers.Concatenate(name="decoder_input")([y, tensors.ahead])
     for i, units in enumerate(params.units):
         y = layer_cls(units, return_sequences=True, name=f"decoder_{kind}_{i + 1}", **common)(
             y, initial_state=states[i]
@@ -95,14 +100,14 @@ def _build(kind: str, params: RecurrentParams, shape: Any) -> Any:
     import keras
 
     regularizer = kernel_regularizer(params)
-    inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
+    tensors = covariates.inputs(shape)
     if params.encoder_decoder:
-        decoded = _encoder_decoder(inputs, kind, params, shape)
+        decoded = _encoder_decoder(tensors, kind, params, shape)
         outputs = heads.from_decoder(decoded, shape, params, regularizer)
-        return keras.Model(inputs, outputs, name=f"{kind}_encoder_decoder")
+        return keras.Model(tensors.inputs, outputs, name=f"{kind}_encoder_decoder")
     sequence = params.head == "sequence"
     x = recurrent_stack(
-        inputs,
+        tensors.encoder_input,
         kind,
         params.units,
         return_sequences=sequence,
@@ -116,8 +121,9 @@ def _build(kind: str, params: RecurrentParams, shape: Any) -> Any:
     if sequence:
         outputs = heads.sequence_head(x, shape, regularizer)
     else:
+        x = covariates.joined(x, tensors.head_input)
         outputs = heads.from_features(x, shape, params, regularizer)
-    return keras.Model(inputs, outputs, name=kind)
+    return keras.Model(tensors.inputs, outputs, name=kind)
 
 
 def build_simple_rnn(params: RecurrentParams, shape: Any) -> Any:

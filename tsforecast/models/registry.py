@@ -13,8 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from tsforecast.errors import ConfigError
-from tsforecast.models import baselines, convolutional, dense, heads, recurrent
+from tsforecast.models import (
+    baselines,
+    convolutional,
+    dense,
+    heads,
+    nhits,
+    patchtst,
+    recurrent,
+    tide,
+    tsmixer,
+)
 from tsforecast.models.common import DEFAULT_QUANTILES
+from tsforecast.models.covariates import Covariates
 from tsforecast.schema import suggest
 
 #: Heads of families that map a window to features: dense, recurrent and convolutional.
@@ -27,13 +38,15 @@ PER_STEP = ("vector", "sequence", "recursive", "quantile")
 class ModelShape:
     """What a builder needs to know about the data.
 
-    Inputs hold the target columns first, then the extra feature columns.
+    The window input holds the target columns first, then the past-only feature columns;
+    ``covariates`` says what the model reads besides (see :mod:`tsforecast.models.covariates`).
     """
 
     input_width: int
     horizon: int
     n_inputs: int
     n_targets: int
+    covariates: Covariates = Covariates()
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,8 @@ class ModelSpec:
             of the sequence head ends at (default: every step).
         receptive_field: ``(params, input_width) -> int | None``: input steps one output
             step sees; None (the default) when it reads the whole window.
+        covariates: Whether it reads known-future and static covariates (baselines ignore
+            them; the config refuses covariates for other families that cannot read them).
     """
 
     name: str
@@ -92,13 +107,12 @@ class ModelSpec:
     check: Callable[[Any, Any], None] | None = None
     sequence_steps: Callable[[Any, int], tuple[int, ...]] | None = None
     receptive_field: Callable[[Any, int], int | None] | None = None
+    covariates: bool = True
 
     def build_function(self) -> Callable[[Any, ModelShape], Any]:
         module, _, function = self.builder.partition(":")
         return getattr(importlib.import_module(module), function)
 
-
-_RECURRENT = "Stacked {} layers; the last state feeds the head, or every step's for `sequence`."
 
 _SPECS = (
     ModelSpec(
@@ -162,6 +176,38 @@ _SPECS = (
         check=convolutional.check_wavenet,
         receptive_field=convolutional.wavenet_field,
     ),
+    ModelSpec(
+        "nhits",
+        nhits.NHiTSParams,
+        "tsforecast.models.nhits:build_nhits",
+        summary="N-HiTS: stacks of MLP blocks with multi-rate pooling and hierarchical "
+        "interpolation, each target its own series; N-BEATS trend and seasonality stacks.",
+        check=nhits.check_nhits,
+        covariates=False,
+    ),
+    ModelSpec(
+        "tide",
+        tide.TiDEParams,
+        "tsforecast.models.tide:build_tide",
+        summary="TiDE: dense encoder-decoder of residual blocks over the lookback, the "
+        "projected covariates and the statics, a per-step temporal decoder and a linear skip.",
+    ),
+    ModelSpec(
+        "tsmixer",
+        tsmixer.TSMixerParams,
+        "tsforecast.models.tsmixer:build_tsmixer",
+        summary="TSMixer: time-mixing and feature-mixing MLPs with reversible instance "
+        "normalisation; with covariates, the extended TSMixer that mixes them in.",
+    ),
+    ModelSpec(
+        "patchtst",
+        patchtst.PatchTSTParams,
+        "tsforecast.models.patchtst:build_patchtst",
+        summary="PatchTST: each target its own series, cut into patches, read by a "
+        "Transformer encoder (MultiHeadAttention) with reversible instance normalisation.",
+        check=patchtst.check_patchtst,
+        covariates=False,
+    ),
 )
 _BY_NAME = {spec.name: spec for spec in _SPECS}
 
@@ -200,6 +246,38 @@ def check_params(name: str, params: Any, window: Any) -> None:
         raise ConfigError(f"model.quantiles applies to model.head quantile, not {head}.")
     if spec.check is not None:
         spec.check(params, window)
+
+
+def check_covariates(
+    name: str, params: Any, reads: list[str], preprocessing: Preprocessing
+) -> None:
+    """The family, head and preprocessing must be able to read the covariates ``reads``
+    names (config keys); baselines ignore them.
+
+    Raises:
+        ConfigError: saying which families and heads can.
+    """
+    spec = get(name)
+    if not reads or not spec.trainable:
+        return
+    able = [s.name for s in _SPECS if s.covariates and s.trainable]
+    what = " and ".join(reads)
+    if not spec.covariates:
+        raise ConfigError(
+            f"model.type {name} reads no covariates, but {what} is set; use one of "
+            f"{', '.join(able)}, or remove {what}."
+        )
+    head = heads.head_of(params)
+    if head == "sequence":
+        raise ConfigError(
+            f"model.head sequence reads no covariates, but {what} is set; use model.head "
+            "vector, quantile or recursive."
+        )
+    if preprocessing.channel_independent:
+        raise ConfigError(
+            f"data.channel_independent forecasts each column alone and reads no covariates, "
+            f"but {what} is set; turn one of them off."
+        )
 
 
 def target_layout(name: str, params: Any, shape: ModelShape) -> heads.TargetLayout:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tsforecast.models.common import dropout_option
+from tsforecast.models.common import dropout_option, head_option
 from tsforecast.schema import option, positive
 
 
@@ -47,6 +47,7 @@ class TiDEParams:
     )
     dropout: float = dropout_option()
     layer_norm: bool = option(True, help="LayerNormalization at the end of each residual block.")
+    head: str = head_option()
 
 
 def residual_block(
@@ -139,8 +140,12 @@ def tide_core(
 
 
 def build_tide(params: TiDEParams, shape: Any) -> Any:
-    """TiDE: ``(batch, input_width, n_inputs) -> (batch, horizon, n_targets)``."""
+    """TiDE: ``(batch, input_width, n_inputs) -> (batch, horizon, n_targets)``, reading the
+    known-future and static covariates of ``shape`` too."""
     import keras
 
-    inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
-    return keras.Model(inputs, tide_core(inputs, params, shape), name="tide")
+    from tsforecast.models import covariates
+
+    t = covariates.inputs(shape)
+    outputs = tide_core(t.window, params, shape, future=t.future, static=t.static)
+    return keras.Model(t.inputs, outputs, name="tide")

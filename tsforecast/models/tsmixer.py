@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tsforecast.models.common import Activation, dropout_option
+from tsforecast.models.common import Activation, dropout_option, head_option
 from tsforecast.schema import option, positive
 
 
@@ -41,6 +41,7 @@ class TSMixerParams:
     )
     revin: bool = option(True, help="Standardise each window per column (RevIN) and undo it.")
     revin_affine: bool = option(True, help="Learn RevIN's per-column scale and shift.")
+    head: str = head_option()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,8 +171,12 @@ def tsmixer_core(
 
 
 def build_tsmixer(params: TSMixerParams, shape: Any) -> Any:
-    """TSMixer: ``(batch, input_width, n_inputs) -> (batch, horizon, n_targets)``."""
+    """TSMixer: ``(batch, input_width, n_inputs) -> (batch, horizon, n_targets)``; with the
+    known-future or static covariates of ``shape``, the extended TSMixer."""
     import keras
 
-    inputs = keras.Input((shape.input_width, shape.n_inputs), name="window")
-    return keras.Model(inputs, tsmixer_core(inputs, params, shape), name="tsmixer")
+    from tsforecast.models import covariates
+
+    t = covariates.inputs(shape)
+    outputs = tsmixer_core(t.window, params, shape, future=t.ahead, static=t.static)
+    return keras.Model(t.inputs, outputs, name="tsmixer")

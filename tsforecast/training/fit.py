@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from tsforecast.config import Config, OptimizerConfig, TrainingConfig, config_to_dict
-from tsforecast.data.pipeline import EpochOrder, batches_per_epoch, series_tensor, window_dataset
+from tsforecast.data.pipeline import EpochOrder, batches_per_epoch, window_dataset
 from tsforecast.data.prepared import PreparedData
 from tsforecast.errors import RunError
 from tsforecast.models import heads, registry
 from tsforecast.models.common import DEFAULT_QUANTILES
+from tsforecast.models.covariates import Covariates
 from tsforecast.training.distribution import Distribution, make_distribution, shard_by_data
 
 #: ``progress(epoch, epochs, logs)`` is called after every epoch.
@@ -153,12 +154,21 @@ def precision_policy(training: TrainingConfig) -> str:
 
 
 def model_shape(config: Config, prepared: PreparedData) -> registry.ModelShape:
-    """What the model of ``config`` reads and emits for the prepared series."""
+    """What the model of ``config`` reads and emits for the prepared series: its window,
+    and its covariates (category vocabularies from the training series only)."""
+    table = prepared.table
+    categories: tuple[tuple[str, ...], ...] = ()
+    n_static = 0
+    if table.static is not None:
+        n_static = len(table.static.numeric_names)
+        seen = table.static.categorical[prepared.training_series()]
+        categories = tuple(tuple(sorted(set(column))) for column in seen.T)
     return registry.ModelShape(
         input_width=config.window.input_width,
         horizon=config.window.horizon,
-        n_inputs=len(prepared.table.columns),
-        n_targets=prepared.table.n_targets,
+        n_inputs=table.n_past,
+        n_targets=table.n_targets,
+        covariates=Covariates(table.n_future, n_static, categories, config.data.id_embedding),
     )
 
 
@@ -286,12 +296,12 @@ def fit_datasets(prepared: PreparedData, config: Config) -> tuple[Any, Any, Epoc
     """The train and validation datasets, with targets laid out as the model's head needs,
     and the order of the train windows, whose callback must run in ``fit``."""
     training = config.training
-    series = series_tensor(prepared.scaled)
+    source = prepared.source().tensors()
     layout = target_layout(config, prepared)
     order = EpochOrder(prepared.starts["train"], training.shuffle, training.seed)
     train, val = (
         window_dataset(
-            series,
+            source,
             prepared.starts[part],
             config.window.input_width,
             training.batch_size,
