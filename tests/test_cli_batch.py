@@ -102,7 +102,7 @@ def test_bad_gate_options_are_usage_errors(workdir):
     for args, message in [
         (["--max-metric", "test.mase"], "Error: --max-metric expects PART.METRIC=NUMBER"),
         (["--max-metric", "test.maze=1"], "Error: --max-metric: unknown metric 'maze'"),
-        (["--fail-if-worse-than", "linear"], "Error: --fail-if-worse-than accepts only naive"),
+        (["--fail-if-worse-than", "linear"], "Error: --fail-if-worse-than accepts naive, seasonal_"),
     ]:
         result = invoke("train", path, *args)
         assert result.exit_code == 2, result.output
@@ -121,7 +121,7 @@ def test_single_config_json_and_tensorboard_logs(workdir):
     (run,) = report["runs"]
     assert report == {"command": "train", "ok": True, "exit_code": 0, "runs": [run]}
     assert run["status"] == "ok" and run["gates_failed"] == [] and run["error"] is None
-    assert set(run["metrics"]) == {"val", "test"}
+    assert set(run["metrics"]) == {"model", "val", "test", "periods", "baselines"}
     logs = Path(run["run_dir"]) / "tensorboard"
     for split in ("train", "validation"):
         assert list((logs / split).glob("events.out.tfevents.*")), split

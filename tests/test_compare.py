@@ -37,8 +37,11 @@ def test_leaderboard_ranks_runs_beside_the_naive_baseline(runs):
     result = invoke("compare", runs["linear"], runs["naive"], "--format", "csv")
     assert result.exit_code == 0, result.output
     table = pd.read_csv(io.StringIO(result.stdout))
-    assert list(table["rank"]) == [1, 2, 3]
+    assert list(table["rank"]) == [1, 2, 3, 4]  # two runs, naive and seasonal naive
     assert (table["run"] == "naive baseline").sum() == 1  # shared test window: one baseline
+    assert set(table["group"]) == {
+        "series.csv, targets y, split val 0.2 / test 0.2 by time, horizon 4"
+    }
     linear = json.loads((runs["linear"] / "metrics.json").read_text())["test"]
     row = table[table["run"] == runs["linear"].name].iloc[0]
     assert row["test.mse"] == pytest.approx(linear["model"]["mse"])
@@ -60,11 +63,12 @@ def test_leaderboard_ranks_runs_beside_the_naive_baseline(runs):
 
     markdown = invoke("compare", runs["linear"], runs["naive"], "--format", "markdown").stdout
     lines = markdown.strip().splitlines()
-    assert lines[0].startswith("| rank | run | model | test.mse") and lines[1].startswith("|---|")
-    assert len(lines) == 2 + 3
+    assert lines[0].startswith("### Test windows: series.csv")
+    assert lines[2].startswith("| rank | run | model | test.mse") and lines[3].startswith("|---|")
+    assert len(lines) == 4 + 4
 
     table_text = invoke("compare", runs["linear"], "--sort-by", "val.mse").stdout
-    assert table_text.splitlines()[0].split()[-1] == "val.mse"
+    assert table_text.splitlines()[1].split()[-1] == "val.mse"
 
 
 def test_runs_with_other_test_windows_get_their_own_baseline(runs, workdir):
@@ -72,11 +76,16 @@ def test_runs_with_other_test_windows_get_their_own_baseline(runs, workdir):
     result = invoke("compare", str(folder / "*"), "--format", "csv")  # a quoted glob
     assert result.exit_code == 0, result.output
     table = pd.read_csv(io.StringIO(result.stdout))
-    assert sorted(r for r in table["run"] if r.startswith("naive")) == [
-        "naive baseline (series.csv, horizon 2)",
-        "naive baseline (series.csv, horizon 4)",
-    ]
-    assert len(table) == 6  # four runs and two baselines
+    groups = table.groupby("group")
+    assert sorted(groups.size()) == [3, 5]  # one run and two baselines; three runs and two
+    for _, group in groups:
+        assert list(group["rank"]) == list(range(1, len(group) + 1))
+        assert (group["run"] == "naive baseline").sum() == 1
+    text = invoke("compare", str(folder / "*")).stdout
+    assert "Test windows: series.csv, targets y, split val 0.2 / test 0.2 by time, horizon 2 " in (
+        text
+    )
+    assert "(no other run is scored on these test windows)" in text
 
 
 def test_plot_draws_runs_that_share_a_test_window(runs, workdir):

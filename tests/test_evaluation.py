@@ -36,7 +36,7 @@ def test_chunked_evaluation_matches_one_pass(workdir):
 
     from tsforecast.config import config_from_dict
     from tsforecast.data.prepared import prepare_data
-    from tsforecast.evaluation import compare_with_naive
+    from tsforecast.evaluation import compare_with_baselines
     from tsforecast.models.heads import Forecast
 
     config = config_from_dict(base_config(str(workdir / "series.csv")))
@@ -46,9 +46,9 @@ def test_chunked_evaluation_matches_one_pass(workdir):
     point = rng.normal(size=(n, 4, 1))
     quantiles = np.sort(rng.normal(size=(n, 4, 1, 3)), axis=-1)
     forecast = Forecast(point, quantiles, (0.1, 0.5, 0.9))
-    whole = compare_with_naive(prepared, "test", forecast, 12, 4, chunk=n)
-    chunked = compare_with_naive(prepared, "test", forecast, 12, 4, chunk=7)
-    by_starts = compare_with_naive(
+    whole = compare_with_baselines(prepared, "test", forecast, 12, 4, chunk=n)
+    chunked = compare_with_baselines(prepared, "test", forecast, 12, 4, chunk=7)
+    by_starts = compare_with_baselines(
         prepared,
         "test",
         lambda starts: Forecast(

@@ -56,7 +56,7 @@ def test_thresholds_and_the_naive_gate():
         "test.mape is not available"
     ]
     better = {**METRICS, "test": {**METRICS["test"], "model": {"mse": 3.0}}}
-    assert check_gates(better, Gates(worse_than_naive=True)) == []  # equal is not worse
+    assert check_gates(better, Gates(worse_than="naive")) == []  # equal is not worse
 
 
 @pytest.mark.parametrize("text", ["test.mase", "test.mase=abc", "test.mase=nan", "=1"])

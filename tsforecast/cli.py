@@ -51,8 +51,9 @@ def gate_options(command: Callable) -> Callable:
     return click.option(
         "--fail-if-worse-than",
         "worse_than",
-        metavar="naive",
-        help=f"Exit {GATE_FAILED} when the model's test MSE is worse than the naive baseline's.",
+        metavar="BASELINE",
+        help=f"Exit {GATE_FAILED} when the model's test MSE is worse than the baseline's: "
+        "naive, seasonal_naive, or ets, theta, arima (with evaluation.baselines).",
     )(command)
 
 

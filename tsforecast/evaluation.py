@@ -175,6 +175,62 @@ def naive_forecast(
     return np.repeat(last[:, None, :], horizon, axis=1)
 
 
+def season_length(frequency: str | None, given: int | None = None) -> int:
+    """``given``, or the usual season of ``frequency``: a day of sub-daily steps, a week of
+    days (5 business days), a year of weeks, months or quarters; 1 (no season) otherwise."""
+    if given is not None:
+        return given
+    if frequency is None:
+        return 1
+    import pandas as pd
+
+    offset = pd.tseries.frequencies.to_offset(frequency)
+    if isinstance(offset, pd.tseries.offsets.Tick):
+        day = pd.Timedelta(days=1).value
+        if offset.nanos < day and day % offset.nanos == 0:
+            return day // offset.nanos
+        return {day: 7, 7 * day: 52}.get(offset.nanos, 1)
+    kind = type(offset).__name__
+    if kind == "Day":  # a calendar day, no longer a fixed-length step in recent pandas
+        return {1: 7, 7: 52}.get(offset.n, 1)
+    for names, season in (
+        (("BusinessDay",), 5),
+        (("Week",), 52),
+        (("MonthBegin", "MonthEnd", "BusinessMonthBegin", "BusinessMonthEnd"), 12),
+        (("QuarterBegin", "QuarterEnd"), 4),
+    ):
+        if kind in names:
+            return season
+    return 1
+
+
+def seasonal_naive_forecast(
+    prepared: PreparedData, starts: np.ndarray, width: int, horizon: int, season: int
+) -> np.ndarray:
+    """Scaled seasonal-naive forecasts ``(n_windows, horizon, n_targets)``: step ``h`` of a
+    window repeats the value ``season - h % season`` steps before its origin, read from its
+    series' history (the last value where the series holds less than a season before it)."""
+    table = prepared.table
+    n_targets = table.n_targets
+    origins = windows.origins(starts, width)
+    first = table.offsets[np.searchsorted(table.offsets, starts, side="right") - 1]
+    rows = origins[:, None] - season + np.arange(horizon) % season  # (n_windows, horizon)
+    rows = np.where((origins - season >= first)[:, None], rows, origins[:, None] - 1)
+    return prepared.scaled[rows, :n_targets]
+
+
+#: ``baseline(prepared, starts, width, horizon) -> scaled forecasts``.
+Baseline = Callable[[PreparedData, np.ndarray, int, int], np.ndarray]
+
+
+def default_baselines(season: int) -> dict[str, Baseline]:
+    """The baselines every run is scored beside: naive and seasonal naive."""
+    return {
+        "naive": lambda p, s, w, h: naive_forecast(p.scaled, s, w, h, p.table.n_targets),
+        "seasonal_naive": lambda p, s, w, h: seasonal_naive_forecast(p, s, w, h, season),
+    }
+
+
 def _slice(forecast: np.ndarray | Forecast, lo: int, hi: int) -> Forecast:
     if not isinstance(forecast, Forecast):
         return Forecast(np.asarray(forecast)[lo:hi])
@@ -187,37 +243,38 @@ def _add_errors(
     some: np.ndarray,
     predicted: Forecast,
     width: int,
-    model_sums: ErrorSums,
-    naive_sums: ErrorSums,
+    sums: dict[str, ErrorSums],
+    baselines: dict[str, Baseline],
 ) -> None:
-    """Add the errors of the model's and the naive forecasts of the windows ``some``."""
+    """Add the errors of the model's and the baselines' forecasts of the windows ``some``."""
     table = prepared.table
     n_targets, horizon = table.n_targets, predicted.point.shape[1]
     scaled_actual = windows.targets(prepared.scaled, some, width, horizon, n_targets)
     scaled_actual = scaled_actual.astype("float64")
     actual = windows.targets(table.values, some, width, horizon, n_targets)
     scaled_point = np.asarray(predicted.point, dtype="float64")
-    model_sums.add(actual, prepared.inverse(scaled_point, some), scaled_actual, scaled_point)
+    sums["model"].add(actual, prepared.inverse(scaled_point, some), scaled_actual, scaled_point)
     if predicted.quantiles is not None:
         scaled_q = np.asarray(predicted.quantiles, dtype="float64")
         # the scaler maps every level alike: move the level axis in front of the targets
         # to invert, then back
         original_q = np.moveaxis(prepared.inverse(np.moveaxis(scaled_q, -1, -2), some), -2, -1)
-        model_sums.add_quantiles(actual, original_q, scaled_actual, scaled_q)
-    naive_scaled = naive_forecast(prepared.scaled, some, width, horizon, n_targets)
-    naive_scaled = naive_scaled.astype("float64")
-    naive_sums.add(actual, prepared.inverse(naive_scaled, some), scaled_actual, naive_scaled)
+        sums["model"].add_quantiles(actual, original_q, scaled_actual, scaled_q)
+    for name, baseline in baselines.items():
+        scaled = np.asarray(baseline(prepared, some, width, horizon), dtype="float64")
+        sums[name].add(actual, prepared.inverse(scaled, some), scaled_actual, scaled)
 
 
-def compare_with_naive(
+def compare_with_baselines(
     prepared: PreparedData,
     part: str,
     forecast: np.ndarray | Forecast | Callable[[np.ndarray], Forecast],
     width: int,
     horizon: int,
+    baselines: dict[str, Baseline] | None = None,
     chunk: int = CHUNK,
 ) -> dict[str, Any]:
-    """Model and naive metrics for one split, and whether the model beats the last value.
+    """Model and baseline metrics for one split, and whether the model beats each.
 
     Windows are forecast ``chunk`` at a time and their errors summed in smaller chunks, so
     memory stays flat however many windows there are.
@@ -230,12 +287,18 @@ def compare_with_naive(
             ``interval`` metrics), or a function from window starts to a Forecast.
         width: Input steps of every window.
         horizon: Forecast steps of every window.
+        baselines: Name -> baseline (default: naive only); ``naive`` must be among them.
         chunk: Windows per chunk.
+
+    Returns:
+        ``n_windows``; ``model`` and each baseline's metrics under its name; ``skill_mse``
+        and ``beats_naive`` against naive; ``beats``: the model's MSE below each baseline's.
     """
     table = prepared.table
     n_targets = table.n_targets
+    baselines = baselines if baselines is not None else default_baselines(1)
     starts = prepared.starts[part]
-    model_sums = naive_sums = None
+    sums: dict[str, ErrorSums] = {}
     for lo in range(0, len(starts), chunk):
         hi = min(lo + chunk, len(starts))
         chunk_forecast = forecast(starts[lo:hi]) if callable(forecast) else None
@@ -245,21 +308,21 @@ def compare_with_naive(
                 predicted = _slice(forecast, sub, end)
             else:
                 predicted = _slice(chunk_forecast, sub - lo, end - lo)
-            if model_sums is None:
-                model_sums = ErrorSums(horizon, n_targets, predicted.levels)
-                naive_sums = ErrorSums(horizon, n_targets)
-            _add_errors(prepared, starts[sub:end], predicted, width, model_sums, naive_sums)
+            if not sums:
+                sums = {"model": ErrorSums(horizon, n_targets, predicted.levels)}
+                sums.update({name: ErrorSums(horizon, n_targets) for name in baselines})
+            _add_errors(prepared, starts[sub:end], predicted, width, sums, baselines)
     names = table.columns[:n_targets]
-    model = model_sums.metrics(prepared.mase_scale, names)
-    if model_sums.levels:
-        model["interval"] = model_sums.interval_metrics()
-    naive = naive_sums.metrics(prepared.mase_scale, names)
+    found = {who: total.metrics(prepared.mase_scale, names) for who, total in sums.items()}
+    if sums["model"].levels:
+        found["model"]["interval"] = sums["model"].interval_metrics()
+    model, naive = found["model"], found["naive"]
     return {
         "n_windows": len(starts),
-        "model": model,
-        "naive": naive,
+        **found,
         "skill_mse": (1.0 - model["mse"] / naive["mse"]) if naive["mse"] > 0 else None,
         "beats_naive": bool(model["mse"] < naive["mse"]),
+        "beats": {name: bool(model["mse"] < found[name]["mse"]) for name in baselines},
     }
 
 
@@ -301,24 +364,24 @@ def aggregate_folds(tests: list[dict[str, Any]]) -> dict[str, Any]:
     """The mean (and spread) over folds of the model's and the naive baseline's metrics.
 
     Args:
-        tests: Each fold's test metrics, as :func:`compare_with_naive` returns them.
+        tests: Each fold's test metrics, as :func:`compare_with_baselines` returns them.
 
     RMSE is the root of the mean MSE, so with equally many windows per fold MAE, MSE and
     RMSE equal the figures over all backtest windows together.
     """
-    model = _root_of_mean_mse(_mean_metrics([t["model"] for t in tests]))
-    naive = _root_of_mean_mse(_mean_metrics([t["naive"] for t in tests]))
+    who = [
+        name for name in tests[0] if isinstance(tests[0][name], dict) and "mse" in tests[0][name]
+    ]
+    found = {name: _root_of_mean_mse(_mean_metrics([t[name] for t in tests])) for name in who}
+    model, naive = found["model"], found["naive"]
     return {
         "test": {
             "n_windows": int(sum(t["n_windows"] for t in tests)),
-            "model": model,
-            "naive": naive,
+            **found,
             "skill_mse": (1.0 - model["mse"] / naive["mse"]) if naive["mse"] > 0 else None,
             "beats_naive": bool(model["mse"] < naive["mse"]),
+            "beats": {name: bool(model["mse"] < found[name]["mse"]) for name in who[1:]},
             "folds_beating_naive": int(sum(t["beats_naive"] for t in tests)),
         },
-        "std": {
-            "model": _std_metrics([t["model"] for t in tests]),
-            "naive": _std_metrics([t["naive"] for t in tests]),
-        },
+        "std": {name: _std_metrics([t[name] for t in tests]) for name in who},
     }

@@ -104,6 +104,26 @@ def _stamped(table: SeriesTable, times: np.ndarray) -> list[Any]:
     return stamped
 
 
+def decimals(values: np.ndarray) -> int | None:
+    """The decimals the values are written with (``2.9`` -> 1), up to 6; None for values
+    written more finely than that."""
+    values = np.asarray(values, dtype="float64")
+    values = values[np.isfinite(values)]
+    for digits in range(7):
+        shifted = values * 10.0**digits
+        if np.all(np.abs(shifted - np.round(shifted)) <= 1e-6 * np.maximum(1.0, np.abs(shifted))):
+            return digits
+    return None
+
+
+def written(forecast: np.ndarray, digits: int | None) -> np.ndarray:
+    """Forecasts at the precision of the data: its decimals, or 7 significant digits (what
+    float32, which the models compute in, holds)."""
+    if digits is not None:
+        return np.round(forecast, digits)
+    return np.asarray([float(f"{v:.7g}") for v in np.ravel(forecast)]).reshape(np.shape(forecast))
+
+
 def forecast_table(
     run: LoadedRun, table: SeriesTable, future_path: str | None = None
 ) -> pd.DataFrame:
@@ -151,12 +171,13 @@ def forecast_table(
     else:
         frame["step"] = np.tile(np.arange(1, horizon + 1), table.n_series)
     for j, name in enumerate(table.columns[:n_targets]):
+        digits = decimals(table.values[:, j])
         if output.quantiles is None:
             # (n_series, horizon, n_targets) -> one column per target
             point = run.scaler.inverse_targets(output.point, series)
-            frame[name] = point[:, :, j].reshape(-1)
+            frame[name] = written(point[:, :, j].reshape(-1), digits)
             continue
         for k, column in enumerate(quantile_columns(name, output.levels)):
             level = run.scaler.inverse_targets(output.quantiles[..., k], series)
-            frame[column] = level[:, :, j].reshape(-1)
+            frame[column] = written(level[:, :, j].reshape(-1), digits)
     return pd.DataFrame(frame)

@@ -1,7 +1,8 @@
 """Naming metrics by dotted path (``test.mase``) and quality gates on them.
 
-A path is ``PART.METRIC`` for the model's figure, ``PART.naive.METRIC`` for the naive
-baseline's, or ``PART.skill_mse``; PART is ``val`` or ``test``. The same paths sort the
+A path is ``PART.METRIC`` for the model's figure, ``PART.BASELINE.METRIC`` for a
+baseline's (``naive``, ``seasonal_naive``, and the classical ``ets``, ``theta``, ``arima``
+where a run has them), or ``PART.skill_mse``; PART is ``val`` or ``test``. The same paths sort the
 ``compare`` leaderboard and set ``--max-metric`` thresholds. No TensorFlow here.
 """
 
@@ -16,6 +17,8 @@ from tsforecast.evaluation import POINT_METRICS
 from tsforecast.schema import suggest
 
 PARTS = ("val", "test")
+#: The baselines a metric path or a gate may name.
+BASELINES = ("naive", "seasonal_naive", "ets", "theta", "arima")
 #: Part-level figures that are not per-forecaster; higher is better for all of them.
 SKILL_METRICS = ("skill_mse",)
 
@@ -25,12 +28,12 @@ class MetricPath:
     """A metric of metrics.json (or backtest.json's aggregate) named by dotted path."""
 
     part: str
-    who: str  # "model", "naive" or "" for part-level figures such as skill_mse
+    who: str  # "model", a baseline, or "" for part-level figures such as skill_mse
     name: str
 
     @property
     def text(self) -> str:
-        middle = ["naive"] if self.who == "naive" else []
+        middle = [self.who] if self.who in BASELINES else []
         return ".".join([self.part, *middle, self.name])
 
     @property
@@ -47,18 +50,19 @@ class MetricPath:
 
 
 def parse_metric(text: str, where: str = "metric") -> MetricPath:
-    """Parse ``test.mse``, ``test.naive.mse`` or ``val.skill_mse``.
+    """Parse ``test.mse``, ``test.naive.mse``, ``test.seasonal_naive.mae`` or
+    ``val.skill_mse``.
 
     Raises:
         ConfigError: naming ``where`` (e.g. ``--sort-by``) and the valid names.
     """
     parts = text.strip().split(".")
     valid = ", ".join([*POINT_METRICS, *SKILL_METRICS])
-    shape_ok = len(parts) == 2 or (len(parts) == 3 and parts[1] == "naive")
+    shape_ok = len(parts) == 2 or (len(parts) == 3 and parts[1] in BASELINES)
     if not shape_ok or parts[0] not in PARTS:
         raise ConfigError(
-            f"{where} must name a metric as PART.METRIC or PART.naive.METRIC, with PART val "
-            f"or test; got '{text}'."
+            f"{where} must name a metric as PART.METRIC or PART.BASELINE.METRIC, with PART "
+            f"val or test and BASELINE one of {', '.join(BASELINES)}; got '{text}'."
         )
     name = parts[-1]
     if len(parts) == 2 and name in SKILL_METRICS:
@@ -68,7 +72,7 @@ def parse_metric(text: str, where: str = "metric") -> MetricPath:
             f"{where}: unknown metric '{name}' in '{text}'.{suggest(name, list(POINT_METRICS))}"
             f" Metrics: {valid}."
         )
-    return MetricPath(parts[0], "naive" if len(parts) == 3 else "model", name)
+    return MetricPath(parts[0], parts[1] if len(parts) == 3 else "model", name)
 
 
 @dataclass(frozen=True)
@@ -102,12 +106,12 @@ class Gates:
 
     Attributes:
         thresholds: Upper limits on metrics (``--max-metric``).
-        worse_than_naive: Fail when the model's test MSE exceeds the naive baseline's
-            (``--fail-if-worse-than naive``).
+        worse_than: Fail when the model's test MSE exceeds this baseline's
+            (``--fail-if-worse-than naive``, ``seasonal_naive``, ``ets``, ...), or None.
     """
 
     thresholds: tuple[Threshold, ...] = ()
-    worse_than_naive: bool = False
+    worse_than: str | None = None
 
 
 NO_GATES = Gates()
@@ -115,9 +119,16 @@ NO_GATES = Gates()
 
 def parse_gates(worse_than: str | None, max_metrics: tuple[str, ...] = ()) -> Gates:
     """The gates of ``--fail-if-worse-than`` and ``--max-metric`` options."""
-    if worse_than is not None and worse_than != "naive":
-        raise ConfigError(f"--fail-if-worse-than accepts only naive; got '{worse_than}'.")
-    return Gates(tuple(parse_threshold(text) for text in max_metrics), worse_than == "naive")
+    if worse_than is not None and worse_than not in BASELINES:
+        raise ConfigError(
+            f"--fail-if-worse-than accepts {', '.join(BASELINES)}; got '{worse_than}'."
+            f"{suggest(worse_than, list(BASELINES))}"
+        )
+    return Gates(tuple(parse_threshold(text) for text in max_metrics), worse_than)
+
+
+def _baseline_name(name: str) -> str:
+    return "the naive baseline's" if name == "naive" else f"the {name} baseline's"
 
 
 def check_gates(metrics: dict[str, Any], gates: Gates) -> list[str]:
@@ -128,15 +139,23 @@ def check_gates(metrics: dict[str, Any], gates: Gates) -> list[str]:
         gates: The gates to check.
     """
     failures = []
-    thresholds = gates.thresholds
-    if gates.worse_than_naive:
-        model, naive = MetricPath("test", "model", "mse"), MetricPath("test", "naive", "mse")
-        ours, theirs = model.value(metrics), naive.value(metrics)
+    if gates.worse_than is not None:
+        ours = MetricPath("test", "model", "mse").value(metrics)
+        theirs = MetricPath("test", gates.worse_than, "mse").value(metrics)
         if ours is None or theirs is None:
-            failures.append("test.mse of the model or of the naive baseline is missing")
+            failures.append(
+                f"test.mse of the model or of the {gates.worse_than} baseline is missing"
+                + (
+                    " (add it with evaluation.baselines)"
+                    if gates.worse_than in ("ets", "theta", "arima")
+                    else ""
+                )
+            )
         elif ours > theirs:
-            failures.append(f"test.mse {ours:.6g} is worse than the naive baseline's {theirs:.6g}")
-    for threshold in thresholds:
+            failures.append(
+                f"test.mse {ours:.6g} is worse than {_baseline_name(gates.worse_than)} {theirs:.6g}"
+            )
+    for threshold in gates.thresholds:
         value = threshold.metric.value(metrics)
         if value is None:
             failures.append(f"{threshold.metric.text} is not available")

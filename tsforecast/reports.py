@@ -43,18 +43,45 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, allow_nan=False)
 
 
+def _baseline(name: str) -> str:
+    return "naive" if name == "naive" else name.replace("_", " ")
+
+
+def _listed(names: list[str]) -> str:
+    """``naive baseline``, or ``naive and seasonal naive baselines``."""
+    words = [_baseline(n) for n in names]
+    text = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return text + (" baselines" if len(words) > 1 else " baseline")
+
+
 def summary_table(metrics: dict[str, Any]) -> str:
-    """Test metrics of the model beside the naive baseline, and the verdict."""
+    """Test metrics of the model beside its baselines', the verdict, and the periods."""
     test = metrics["test"]
-    rows = [("metric", "model", "naive")]
+    baselines = [
+        name for name in ("naive", "seasonal_naive", "ets", "theta", "arima") if name in test
+    ]
+    rows = [("metric", "model", *(_baseline(b) for b in baselines))]
     for name in SUMMARY_METRICS:
-        rows.append((name, number(test["model"][name]), number(test["naive"][name])))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
-    verdict = "beats" if test["beats_naive"] else "does NOT beat"
-    lines.append(
-        f"On {test['n_windows']} test windows the model {verdict} the naive baseline (MSE)."
-    )
+        rows.append(
+            (name, number(test["model"][name]), *(number(test[b][name]) for b in baselines))
+        )
+    lines = [aligned(rows)]
+    is_baseline = metrics.get("model") in ("naive", "seasonal_naive")
+    if metrics.get("model") == "naive":
+        lines.append(f"This run is the naive baseline, scored on {test['n_windows']} test windows.")
+    else:
+        beats = test.get("beats", {"naive": test["beats_naive"]})
+        won = [b for b in baselines if beats.get(b) and not (is_baseline and b == metrics["model"])]
+        lost = [b for b in baselines if b in beats and not beats[b] and b != metrics.get("model")]
+        verdict = f"On {test['n_windows']} test windows the model"
+        if won:
+            verdict += f" beats the {_listed(won)}"
+        if lost:
+            verdict += (" but" if won else "") + f" does NOT beat the {_listed(lost)}"
+        lines.append(verdict + " (MSE).")
+    season = metrics.get("baselines", {}).get("season_length")
+    if season and "seasonal_naive" in baselines:
+        lines.append(f"The seasonal naive baseline repeats the last season of {season} steps.")
     interval = test["model"].get("interval")
     if interval is not None:
         levels = interval["levels"]
@@ -63,6 +90,9 @@ def summary_table(metrics: dict[str, Any]) -> str:
             f"{interval['nominal_coverage']:.0%}) covers {interval['coverage']:.1%} of test "
             f"values; mean width {interval['mean_width']:.4g}."
         )
+    for part, period in metrics.get("periods", {}).items():
+        span = f"{period['first']} to {period['last']}: " if period["first"] else ""
+        lines.append(f"{part:<5} {span}{period['rows']:,} rows, {period['windows']:,} windows")
     return "\n".join(lines)
 
 
@@ -128,28 +158,39 @@ def backtest_table(summary: dict[str, Any]) -> str:
 
 
 def leaderboard(rows: list[dict[str, Any]], fmt: str) -> str:
-    """The leaderboard as an aligned ``table``, ``markdown``, ``csv`` or ``json`` text."""
+    """The leaderboard as an aligned ``table``, ``markdown``, ``csv`` or ``json`` text.
+
+    Tables and Markdown show one ranked table per group of runs scored on the same test
+    windows, under a header naming what they share; CSV and JSON give every row its
+    ``group``.
+    """
     import pandas as pd
 
     if fmt == "json":
         return to_json(rows) + "\n"
-
-    def frame(drop: tuple[str, ...]) -> pd.DataFrame:
-        return pd.DataFrame([{k: v for k, v in row.items() if k not in drop} for row in rows])
-
     if fmt == "csv":
-        return frame(("metrics",)).to_csv(index=False)
-    table = frame(("metrics", "path"))
-    cells = [list(table.columns)] + [
-        [number(v) for v in record] for record in table.itertuples(index=False)
-    ]
-    if fmt == "markdown":
-        lines = ["| " + " | ".join(row) + " |" for row in cells]
-        lines.insert(1, "|" + "|".join("---" for _ in cells[0]) + "|")
-        return "\n".join(lines) + "\n"
-    if fmt != "table":
+        drop = ("metrics", "alone")
+        frame = pd.DataFrame([{k: v for k, v in row.items() if k not in drop} for row in rows])
+        return frame.to_csv(index=False)
+    if fmt not in ("table", "markdown"):
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got '{fmt}'.")
-    return aligned(cells) + "\n"
+    titles = list(dict.fromkeys(row["group"] for row in rows))
+    parts = []
+    for title in titles:
+        members = [row for row in rows if row["group"] == title]
+        shown = [
+            {k: v for k, v in row.items() if k not in ("metrics", "path", "group", "alone")}
+            for row in members
+        ]
+        cells = [list(shown[0])] + [[number(v) for v in row.values()] for row in shown]
+        note = " (no other run is scored on these test windows)" if members[0]["alone"] else ""
+        if fmt == "markdown":
+            lines = ["| " + " | ".join(row) + " |" for row in cells]
+            lines.insert(1, "|" + "|".join("---" for _ in cells[0]) + "|")
+            parts.append(f"### Test windows: {title}{note}\n\n" + "\n".join(lines) + "\n")
+        else:
+            parts.append(f"Test windows: {title}{note}\n" + aligned(cells) + "\n")
+    return "\n".join(parts)
 
 
 def trials_table(result: Any, shown: int = 10) -> str:

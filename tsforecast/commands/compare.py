@@ -17,7 +17,7 @@ from tsforecast import plots
 from tsforecast.config import Config, load_config
 from tsforecast.errors import ConfigError, RunError, TsForecastError
 from tsforecast.files import expand_globs
-from tsforecast.gates import MetricPath, parse_metric
+from tsforecast.gates import BASELINES, MetricPath, parse_metric
 from tsforecast.runs import BACKTEST, CONFIG, SEARCH, read_metrics, run_status
 
 #: Metrics every leaderboard shows; the sort metric is added when it is not among them.
@@ -92,35 +92,40 @@ def comparability_key(config: Config) -> tuple:
     return tuple(get(config) for get in COMPARABLE.values())
 
 
-def _naive_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """A run's metrics as if the naive baseline were its model (skill 0 by definition)."""
+def group_title(config: Config) -> str:
+    """What the runs of one comparable group share, in words."""
+    data, split = config.data, config.data.split
+    where = Path(data.path).name if data.path else data.source
+    return (
+        f"{where}, targets {', '.join(data.target_columns)}, split val {split.val} / test "
+        f"{split.test} by {split.by}, horizon {config.window.horizon}"
+    )
+
+
+def _baseline_metrics(metrics: dict[str, Any], name: str) -> dict[str, Any]:
+    """A run's metrics as if baseline ``name`` were its model (skill against naive kept)."""
     out = {}
     for part in ("val", "test"):
-        if part in metrics:
-            naive = metrics[part]["naive"]
-            out[part] = {"model": naive, "naive": naive, "skill_mse": 0.0}
+        if part in metrics and name in metrics[part]:
+            figures, naive = metrics[part][name], metrics[part]["naive"]
+            skill = 1.0 - figures["mse"] / naive["mse"] if naive["mse"] > 0 else None
+            out[part] = {"model": figures, "naive": naive, "skill_mse": skill}
     return out
 
 
 def leaderboard(runs: list[RunSummary], sort_by: MetricPath) -> list[dict[str, Any]]:
-    """Rows of runs and their naive baselines, best first by ``sort_by``.
+    """Rows of runs and their baselines, ranked within each group of runs scored on the
+    same test windows (same data, split and horizon), best first by ``sort_by``.
 
-    Each row holds ``rank``, ``run``, ``model``, ``path`` (None for a baseline), the figure
-    of every column metric and of ``sort_by`` (keyed by dotted path), and ``metrics``.
+    Each row holds ``group`` (its title), ``rank`` (within the group), ``run``, ``model``,
+    ``path`` (None for a baseline), the figure of every column metric and of ``sort_by``
+    (keyed by dotted path), ``metrics``, and ``alone``: whether the group holds one run.
     """
     columns = list(dict.fromkeys([*COLUMNS, sort_by.text]))
     paths = [parse_metric(c) for c in columns]
-    groups: dict[tuple, RunSummary] = {}
+    groups: dict[tuple, list[RunSummary]] = {}
     for run in runs:
-        groups.setdefault(comparability_key(run.config), run)
-    rows = []
-    for run in runs:
-        rows.append(_row(run.name, run.config.model.type, str(run.path), run.metrics, paths))
-    for run in groups.values():
-        name = NAIVE
-        if len(groups) > 1:
-            name += f" ({Path(run.config.data.path).name}, horizon {run.config.window.horizon})"
-        rows.append(_row(name, "naive", None, _naive_metrics(run.metrics), paths))
+        groups.setdefault(comparability_key(run.config), []).append(run)
 
     def order(row: dict[str, Any]) -> tuple:
         value = row[sort_by.text]
@@ -128,9 +133,22 @@ def leaderboard(runs: list[RunSummary], sort_by: MetricPath) -> list[dict[str, A
             return (1, 0.0)
         return (0, -value if sort_by.higher_is_better else value)
 
-    rows.sort(key=order)
-    for rank, row in enumerate(rows, start=1):
-        row["rank"] = rank
+    rows = []
+    for members in groups.values():
+        title = group_title(members[0].config)
+        group = [
+            _row(run.name, run.config.model.type, str(run.path), run.metrics, paths)
+            for run in members
+        ]
+        test = members[0].metrics["test"]
+        for name in [b for b in BASELINES if b in test]:
+            label = NAIVE if name == "naive" else f"{name.replace('_', ' ')} baseline"
+            metrics = _baseline_metrics(members[0].metrics, name)
+            group.append(_row(label, name, None, metrics, paths))
+        group.sort(key=order)
+        for rank, row in enumerate(group, start=1):
+            row.update(rank=rank, group=title, alone=len(members) == 1)
+        rows += group
     return rows
 
 

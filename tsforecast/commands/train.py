@@ -89,15 +89,21 @@ def checked_forecasts(model: Any, prepared: PreparedData, config: Config, part: 
     return forecast
 
 
+def season_of(config: Config, prepared: PreparedData) -> int:
+    """The season of the seasonal naive baseline: data.season_length or the frequency's."""
+    return evaluation.season_length(prepared.table.frequency, config.data.season_length)
+
+
 def evaluate(model: Any, prepared: PreparedData, config: Config, part: str) -> dict[str, Any]:
-    """The model's metrics on ``part`` beside the naive baseline's."""
+    """The model's metrics on ``part`` beside the naive and seasonal naive baselines'."""
     window = config.window
-    return evaluation.compare_with_naive(
+    return evaluation.compare_with_baselines(
         prepared,
         part,
         checked_forecasts(model, prepared, config, part),
         window.input_width,
         window.horizon,
+        evaluation.default_baselines(season_of(config, prepared)),
     )
 
 
@@ -252,6 +258,8 @@ def _train_into(
     metrics = {
         "model": config.model.type,
         **{part: evaluate(model, prepared, config, part) for part in ("val", "test")},
+        "periods": prepared.periods(),
+        "baselines": {"season_length": season_of(config, prepared)},
         "architecture": {
             "head": heads.head_of(params),
             "input_width": config.window.input_width,
@@ -308,7 +316,9 @@ def train_config(
         "gates_failed": [],
         "error": None,
         "metrics": {
-            part: result.metrics[part] for part in ("val", "test") if part in result.metrics
+            key: result.metrics[key]
+            for key in ("model", "val", "test", "periods", "baselines")
+            if key in result.metrics
         },
     }
     if result.run_dir is None:

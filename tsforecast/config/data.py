@@ -187,6 +187,13 @@ class DataConfig:
     holidays_country: str | None = option(
         None, help="Country code of the `holiday` calendar covariate, e.g. US or DE."
     )
+    season_length: int | None = option(
+        None,
+        help="Steps in one season, for the seasonal naive baseline every run is scored "
+        "beside (and `auto`); inferred from the frequency when not given (hourly 24, daily "
+        "7, weekly 52, monthly 12, quarterly 4, yearly 1).",
+        check=positive,
+    )
     id_embedding: int = option(
         0,
         help="Learn an embedding of this many dimensions for each series id (0: none).",

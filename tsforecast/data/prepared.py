@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,31 @@ class PreparedData:
     def source(self) -> WindowSource:
         """What the datasets gather windows from: the scaled values and covariates."""
         return window_source(self.scaler, self.table, self.scaled)
+
+    def periods(self) -> dict[str, dict[str, Any]]:
+        """Per split: its first and last timestamps (as the data writes them; None without
+        a time column), its rows and its windows, over every series."""
+        table, out = self.table, {}
+        for part in PARTS:
+            spans = [self.bounds.part_range(part, table.offsets, i) for i in range(table.n_series)]
+            spans = [(lo, hi) for lo, hi in spans if hi > lo]
+            first = last = None
+            if table.times is not None and spans:
+                times = pd.DatetimeIndex(
+                    [table.times[lo] for lo, _ in spans] + [table.times[hi - 1] for _, hi in spans]
+                )
+                ends = [times.min(), times.max()]
+                first, last = (
+                    table.time_style.write(pd.DatetimeIndex(ends)) if table.time_style else ends
+                )
+                first, last = str(first), str(last)
+            out[part] = {
+                "first": first,
+                "last": last,
+                "rows": int(sum(hi - lo for lo, hi in spans)),
+                "windows": len(self.starts[part]),
+            }
+        return out
 
     def training_series(self) -> np.ndarray:
         """The series that have training rows."""
