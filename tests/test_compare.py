@@ -81,7 +81,9 @@ def test_runs_with_other_test_windows_get_their_own_baseline(runs, workdir):
     for _, group in groups:
         assert list(group["rank"]) == list(range(1, len(group) + 1))
         assert (group["run"] == "naive baseline").sum() == 1
-    text = invoke("compare", str(folder / "*")).stdout
+    text = invoke("compare", str(folder / "*"), "--html", workdir / "board.html").stdout
+    board = (workdir / "board.html").read_text()
+    assert board.count("<h2>Test windows: series.csv") == 2 and "<table>" in board
     assert "Test windows: series.csv, targets y, split val 0.2 / test 0.2 by time, horizon 2 " in (
         text
     )

@@ -24,6 +24,9 @@ def test_run_directory_is_complete(workdir):
         assert (run / name).is_file(), name
     assert (run / "plots" / "learning_curve.png").stat().st_size > 1000
     assert (run / "plots" / "forecast.png").stat().st_size > 1000
+    report = (run / "report.html").read_text()
+    assert report.startswith("<!DOCTYPE html>") and report.count("data:image/png;base64,") == 2
+    assert "Test metrics" in report and "seasonal naive" in report and "Periods" in report
     assert not any(p.name.startswith(".") for p in run.iterdir())
     metrics = json.loads((run / "metrics.json").read_text())
     for part in ("val", "test"):

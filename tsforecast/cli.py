@@ -31,7 +31,7 @@ from tsforecast.console import (
     trial_progress,
 )
 from tsforecast.errors import GATE_FAILED_EXIT_CODE as GATE_FAILED
-from tsforecast.errors import ConfigError, RunError, TsForecastError
+from tsforecast.errors import ConfigError, TsForecastError
 
 overrides_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key."
@@ -170,13 +170,12 @@ def predict(
     strict: bool,
 ) -> None:
     """Forecast the next horizon steps of every series with a trained run."""
-    from tsforecast.runs import check_outside
+    from tsforecast.runs import check_outside, write_output
 
     if output_path is not None:
         check_outside(output_path, [Path(run_dir)], "--output")
     quiet_tensorflow()
     from tsforecast.commands.predict import predict as forecast
-    from tsforecast.files import write_atomically
 
     prediction = forecast(run_dir, input_path, future_path=future_path, strict=strict)
     for warning in prediction.warnings:
@@ -185,10 +184,7 @@ def predict(
     if output_path is None:
         click.echo(text, nl=False)
         return
-    try:
-        write_atomically(Path(output_path), text)
-    except OSError as exc:
-        raise RunError(f"Cannot write {output_path}: {exc.strerror or exc}.") from None
+    write_output(output_path, text, [Path(run_dir)], "--output")
     click.echo(f"Wrote {len(prediction.frame)} forecast rows to {output_path}")
 
 
@@ -329,17 +325,25 @@ def backtest(
     type=click.Path(dir_okay=False),
     help="Also draw the runs' forecasts over their shared test window into this PNG.",
 )
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False), help="Also write it as an HTML page."
+)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @reports_errors
 def compare(
-    run_dirs: tuple[str, ...], fmt: str, sort_by: str, plot_path: str | None, as_json: bool
+    run_dirs: tuple[str, ...],
+    fmt: str,
+    sort_by: str,
+    plot_path: str | None,
+    html_path: str | None,
+    as_json: bool,
 ) -> None:
     """Rank finished runs beside the naive baseline.
 
     RUN_DIR... may be a glob such as 'runs/*'; paths that are not finished runs are
     skipped with a note on standard error.
     """
-    from tsforecast.commands.compare import leaderboard, plot_forecasts, read_runs
+    from tsforecast.commands.compare import compare as rank
     from tsforecast.gates import parse_metric
     from tsforecast.reports import FORMATS
     from tsforecast.reports import leaderboard as render
@@ -350,20 +354,15 @@ def compare(
     metric = parse_metric(sort_by, "--sort-by")
     if not run_dirs:
         raise ConfigError("compare needs at least one RUN_DIR.")
-    runs, skipped = read_runs(run_dirs)
+    if plot_path is not None:
+        quiet_tensorflow()
+    rows, skipped = rank(run_dirs, metric, plot=plot_path, html=html_path)
     for reason in skipped:
         click.echo(f"Skipped: {reason}", err=True)
     if plot_path is not None:
-        from tsforecast.runs import check_outside
-
-        check_outside(plot_path, [run.path for run in runs], "--plot")
-        quiet_tensorflow()
-        try:
-            plot_forecasts(runs, plot_path)
-        except OSError as exc:
-            raise ConfigError(f"Cannot write {plot_path}: {exc.strerror}.") from None
-        click.echo(f"Wrote the forecasts of {len(runs)} runs to {plot_path}", err=True)
-    click.echo(render(leaderboard(runs, metric), fmt), nl=False)
+        runs = len({row["path"] for row in rows if row["path"]})
+        click.echo(f"Wrote the forecasts of {runs} runs to {plot_path}", err=True)
+    click.echo(render(rows, fmt), nl=False)
 
 
 @main.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,77 +49,84 @@ def learning_curve(history: pd.DataFrame, path: Path) -> None:
     _save(fig, path, tight=False)
 
 
+@dataclass(frozen=True)
+class Panel:
+    """One target of one series in the forecast figure.
+
+    Attributes:
+        label: The panel's title, e.g. the target, or the series and its score.
+        x: Positions (timestamps or step numbers) of ``actual``.
+        actual: ``(n_steps,)`` observed values.
+        steps: ``(n_origins, horizon)`` positions of the forecast steps.
+        model: ``(n_origins, horizon)`` the model's forecasts.
+        naive: ``(n_origins, horizon)`` the naive forecasts.
+        bands: ``(lower, upper)``, each ``(n_origins, horizon)``, or None.
+    """
+
+    label: str
+    x: np.ndarray
+    actual: np.ndarray
+    steps: np.ndarray
+    model: np.ndarray
+    naive: np.ndarray
+    bands: tuple[np.ndarray, np.ndarray] | None = None
+
+
 def forecast(
-    x: np.ndarray,
-    actual: np.ndarray,
-    origins: list[tuple],
-    target_names: tuple[str, ...],
+    panels: list[Panel],
     title: str,
     path: Path,
+    *,
     band_label: str | None = None,
+    share_x: bool = True,
 ) -> None:
-    """Actual test values with forecasts from several origins, one panel per target.
+    """Actual test values with forecasts from every origin drawn, one panel per target (or
+    per series of a panel).
 
     Args:
-        x: Positions (timestamps or step numbers) of ``actual``.
-        actual: ``(n_steps, n_targets)`` observed values.
-        origins: ``(positions, model, naive)`` or ``(positions, model, naive, band)`` per
-            forecast origin, each ``(horizon, n_targets)``; ``band`` is ``(lower, upper)``
-            or None.
-        target_names: Panel titles.
+        panels: What to draw, top to bottom.
         title: Figure title.
         path: Where to write the PNG.
         band_label: Legend text of the bands.
+        share_x: Whether the panels share their x axis (the targets of one series do).
     """
-    # every origin's forecasts as one line broken by NaN rows: one artist per panel, not
-    # one per origin, which draws much faster
-    steps, model, naive = _broken_lines(
-        [positions for positions, *_ in origins],
-        [o[1] for o in origins],
-        [o[2] for o in origins],
-    )
-    n = len(target_names)
-    height = 2.6 * n + 0.6
+    n = len(panels)
+    height = 2.4 * n + 0.7
     fig = _figure(figsize=(10, height))
-    axes = fig.subplots(n, 1, sharex=True, squeeze=False)
-    for j, name in enumerate(target_names):
-        ax = axes[j, 0]
-        ax.plot(x, actual[:, j], color="black", linewidth=1, label="actual")
-        for k, (positions, _, _, *rest) in enumerate(origins):
-            band = rest[0] if rest else None
-            if band is not None:
+    axes = fig.subplots(n, 1, sharex=share_x, squeeze=False)[:, 0]
+    for ax, panel in zip(axes, panels, strict=True):
+        ax.plot(panel.x, panel.actual, color="black", linewidth=1, label="actual")
+        if panel.bands is not None:
+            for k, steps in enumerate(panel.steps):
                 ax.fill_between(
-                    positions,
-                    band[0][:, j],
-                    band[1][:, j],
+                    steps,
+                    panel.bands[0][k],
+                    panel.bands[1][k],
                     color="tab:blue",
                     alpha=0.2,
                     linewidth=0,
                     label=band_label if k == 0 else None,
                 )
-        ax.plot(steps, model[:, j], color="tab:blue", label="forecast")
-        ax.plot(
-            steps, naive[:, j], color="tab:orange", linestyle="--", linewidth=0.8, label="naive"
-        )
-        ax.set_ylabel(name)
+        # every origin's forecasts as one line broken by NaN: one artist, not one per origin
+        steps, model, naive = _broken_lines(panel.steps, panel.model, panel.naive)
+        ax.plot(steps, model, color="tab:blue", label="forecast")
+        ax.plot(steps, naive, color="tab:orange", linestyle="--", linewidth=0.8, label="naive")
+        ax.set_title(panel.label, fontsize="small", loc="left")
         ax.grid(alpha=0.3)
         ax.locator_params(axis="y", nbins=4)
-    axes[0, 0].legend(loc="upper left", fontsize="small")
+    axes[0].legend(loc="upper right", fontsize="small")
     fig.suptitle(title)
     # Fixed margins in inches: a layout engine costs more than the drawing for many panels.
     fig.subplots_adjust(
-        left=0.09, right=0.98, top=1 - 0.55 / height, bottom=0.45 / height, hspace=0.12
+        left=0.08, right=0.98, top=1 - 0.8 / height, bottom=0.45 / height, hspace=0.45
     )
     _save(fig, path, tight=False)
 
 
-def _broken_lines(positions: list, *series: list[np.ndarray]) -> tuple:
-    """Join segments into one line per series, with a NaN row after each segment."""
+def _broken_lines(positions: np.ndarray, *series: np.ndarray) -> tuple:
+    """Join rows into one line per series, with a NaN after each row."""
     steps = np.concatenate([np.append(p, p[-1:]) for p in positions])
-    joined = []
-    for segments in series:
-        gap = np.full((1, segments[0].shape[1]), np.nan)
-        joined.append(np.concatenate([np.vstack([seg, gap]) for seg in segments]))
+    joined = [np.concatenate([np.append(row, np.nan) for row in rows]) for rows in series]
     return (steps, *joined)
 
 

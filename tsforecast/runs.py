@@ -47,6 +47,7 @@ FAILED = "FAILED"
 PLOTS = "plots"
 BACKUP = ".backup"
 TENSORBOARD = "tensorboard"
+REPORT = "report.html"
 REQUIRED = (CONFIG, MODEL, SCALER, METRICS)
 
 # A backtest directory: its config, these, and a fold-K/ folder per model fitted.
@@ -273,6 +274,21 @@ def check_outside(path: str | Path, runs: list[Path], option: str) -> None:
                 f"{option} {path} is inside the run directory {folder}, whose files must not "
                 "be overwritten; write it elsewhere."
             )
+
+
+def write_output(path: str | Path, content: str | bytes, runs: list[Path], option: str) -> None:
+    """Write a file the user named (``--output``, ``--html``), never into a run directory.
+
+    Raises:
+        ConfigError: when ``path`` lies inside one of ``runs``.
+        RunError: when it cannot be written.
+    """
+    check_outside(path, runs, option)
+    text = content if isinstance(content, str) else content.decode()
+    try:
+        write_atomically(Path(path), text)
+    except OSError as exc:
+        raise RunError(f"Cannot write {path}: {exc.strerror or exc}.") from None
 
 
 def run_status(path: Path) -> str | None:

@@ -92,6 +92,41 @@ def comparability_key(config: Config) -> tuple:
     return tuple(get(config) for get in COMPARABLE.values())
 
 
+def compare(
+    run_dirs: tuple[str, ...],
+    sort_by: MetricPath,
+    *,
+    plot: str | None = None,
+    html: str | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rank the finished runs among ``run_dirs`` (globs allowed) within their groups.
+
+    Args:
+        run_dirs: Run directories or patterns.
+        sort_by: The metric to rank by.
+        plot: Also draw the runs' test forecasts into this PNG.
+        html: Also write the leaderboard as an HTML page here.
+
+    Returns:
+        The leaderboard's rows (see :func:`leaderboard`) and why each other path was skipped.
+    """
+    from tsforecast.reports import leaderboard_html
+    from tsforecast.runs import check_outside, write_output
+
+    runs, skipped = read_runs(run_dirs)
+    paths = [run.path for run in runs]
+    if plot is not None:
+        check_outside(plot, paths, "--plot")
+        try:
+            plot_forecasts(runs, plot)
+        except OSError as exc:
+            raise ConfigError(f"Cannot write {plot}: {exc.strerror}.") from None
+    rows = leaderboard(runs, sort_by)
+    if html is not None:
+        write_output(html, leaderboard_html(rows), paths, "--html")
+    return rows, skipped
+
+
 def group_title(config: Config) -> str:
     """What the runs of one comparable group share, in words."""
     data, split = config.data, config.data.split

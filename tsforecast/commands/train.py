@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsforecast import __version__, evaluation, plots
+from tsforecast import __version__, evaluation, plots, reports
 from tsforecast.config import Config, load_config
 from tsforecast.data import windows
 from tsforecast.data.prepared import PreparedData, prepare_data
@@ -30,9 +30,11 @@ from tsforecast.gates import NO_GATES, Gates, check_gates
 from tsforecast.models import heads, registry
 from tsforecast.runs import (
     BACKUP,
+    CONFIG,
     HISTORY,
     METRICS,
     PLOTS,
+    REPORT,
     RUN_FORMAT,
     TENSORBOARD,
     RunDir,
@@ -40,9 +42,6 @@ from tsforecast.runs import (
 )
 from tsforecast.training.distribution import Distribution, make_distribution
 from tsforecast.training.fit import Progress, build_and_fit
-
-#: Test origins the forecast plot draws at most.
-PLOT_ORIGINS = 12
 
 
 @dataclass(frozen=True)
@@ -107,43 +106,87 @@ def evaluate(model: Any, prepared: PreparedData, config: Config, part: str) -> d
     )
 
 
-def draw_forecasts(prepared: PreparedData, config: Config, forecast: Callable, path: Path) -> None:
-    """Draw test forecasts of the first series with test windows, from origins one horizon
-    apart, against the actual values and the naive forecasts."""
-    table, width, horizon = prepared.table, config.window.input_width, config.window.horizon
-    n_targets = table.n_targets
-    starts = prepared.starts["test"]
-    shown = int(np.searchsorted(table.offsets, starts[0], side="right")) - 1
-    first, end = prepared.bounds.part_range("test", table.offsets, shown)
-    at = windows.spaced_origins(first, windows.last_origin(end, horizon), horizon, PLOT_ORIGINS)
-    chosen = windows.starts_at(at, width)
-    predicted = forecast(chosen)
-    naive = evaluation.naive_forecast(prepared.scaled, chosen, width, horizon, n_targets)
+#: The most series of a panel the forecast figure shows.
+PLOT_SERIES = 6
 
-    point, naive = prepared.inverse(predicted.point, chosen), prepared.inverse(naive, chosen)
+
+def _shown_series(scores: np.ndarray) -> list[tuple[int, str]]:
+    """Up to :data:`PLOT_SERIES` series by score (MASE): the worst, the median and the best
+    two of each when there are more, with what each is."""
+    order = [int(i) for i in np.argsort(scores)[::-1] if np.isfinite(scores[i])]
+    if len(order) <= PLOT_SERIES:
+        return [(i, "") for i in order]
+    middle = len(order) // 2
+    return [
+        *((i, "worst") for i in order[:2]),
+        *((i, "median") for i in order[middle - 1 : middle + 1]),
+        *((i, "best") for i in order[-2:]),
+    ]
+
+
+def draw_forecasts(prepared: PreparedData, config: Config, forecast: Callable, path: Path) -> None:
+    """Draw the test forecasts from every origin one horizon apart against the actual values
+    and the naive forecasts: every target of a single series, or the first target of up to
+    six series of a panel (the worst, median and best by MASE over those origins)."""
+    table, width, horizon = prepared.table, config.window.input_width, config.window.horizon
+    origins, series = [], []
+    for i in range(table.n_series):
+        first, end = prepared.bounds.part_range("test", table.offsets, i)
+        at = windows.spaced_origins(first, windows.last_origin(end, horizon), horizon)
+        at = at[at - width >= table.offsets[i]]
+        origins.append(at)
+        series += [i] * len(at)
+    at, series = np.concatenate(origins), np.asarray(series)
+    starts = windows.starts_at(at, width)
+    predicted = forecast(starts)
+    naive = evaluation.naive_forecast(prepared.scaled, starts, width, horizon, table.n_targets)
+    point, naive = prepared.inverse(predicted.point, starts), prepared.inverse(naive, starts)
     bands = None
     if predicted.quantiles is not None:
-        bands = [prepared.inverse(q, chosen) for q in (predicted.lower, predicted.upper)]
+        bands = [prepared.inverse(q, starts) for q in (predicted.lower, predicted.upper)]
+    actual = windows.targets(table.values, starts, width, horizon, table.n_targets)
+    errors = np.abs(point - actual).mean(axis=1) / prepared.mase_scale  # (n_origins, n_targets)
+    scores = np.asarray(
+        [
+            errors[series == i].mean() if (series == i).any() else np.nan
+            for i in range(table.n_series)
+        ]
+    )
     positions = table.times if table.times is not None else np.arange(len(table.values))
-    origins = []
-    for k, row in enumerate(at):
-        band = None if bands is None else (bands[0][k], bands[1][k])
-        origins.append((positions[row : row + horizon], point[k], naive[k], band))
-    lo = max(first - width, int(table.offsets[shown]))
-    hi = int(at[-1]) + horizon
-    series = f" of series {table.ids[shown]}" if table.ids is not None else ""
+    steps = positions[at[:, None] + np.arange(horizon)]
+    panels = []
+    shown = [(0, "")] if table.n_series == 1 else _shown_series(scores)
+    for i, rank in shown:
+        lo = max(int(origins[i][0]) - width, int(table.offsets[i]))
+        hi = int(origins[i][-1]) + horizon
+        mine = series == i
+        for j in range(table.n_targets if table.n_series == 1 else 1):
+            label = table.columns[j]
+            if table.n_series > 1:
+                label = f"series {table.ids[i]}: {label}, MASE {scores[i]:.3g}" + (
+                    f" ({rank})" if rank else ""
+                )
+            panels.append(
+                plots.Panel(
+                    label,
+                    positions[lo:hi],
+                    table.values[lo:hi, j],
+                    steps[mine],
+                    point[mine, :, j],
+                    naive[mine, :, j],
+                    None if bands is None else (bands[0][mine, :, j], bands[1][mine, :, j]),
+                )
+            )
     band_label = None
     if predicted.quantiles is not None:
         band_label = f"{predicted.levels[0]:g}-{predicted.levels[-1]:g} quantiles"
     plots.forecast(
-        positions[lo:hi],
-        table.values[lo:hi, :n_targets],
-        origins,
-        table.columns[:n_targets],
-        f"{config.model.type} ({heads.head_of(config.model.params)} head): test forecasts"
-        f"{series} (horizon {horizon})",
+        panels,
+        f"{config.model.type} ({heads.head_of(config.model.params)} head): test forecasts "
+        f"from every {horizon} steps",
         path,
         band_label=band_label,
+        share_x=table.n_series == 1,
     )
 
 
@@ -288,6 +331,16 @@ def _train_into(
             "files": fingerprints(config, prepared.scaler, model),
         },
     }
+    figures = {
+        caption: (run.file(PLOTS) / name).read_bytes()
+        for caption, name in (
+            ("Test forecasts", "forecast.png"),
+            ("Learning curve", "learning_curve.png"),
+        )
+        if (run.file(PLOTS) / name).is_file()
+    }
+    report = reports.run_report(run.path.name, metrics, run.file(CONFIG).read_text(), figures)
+    run.write_text(REPORT, report)
     run.write_json(METRICS, metrics)
     run.remove_backup()
     return TrainResult(run.path, metrics, time.perf_counter() - started)

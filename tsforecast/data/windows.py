@@ -113,8 +113,9 @@ def last_window_starts(table: SeriesTable, width: int) -> np.ndarray:
     return starts_at(table.offsets[1:], width)
 
 
-def spaced_origins(first: int, last: int, horizon: int, most: int) -> np.ndarray:
-    """Up to ``most`` origins from ``first`` on, one horizon apart, none after ``last``.
+def spaced_origins(first: int, last: int, horizon: int, most: int | None = None) -> np.ndarray:
+    """Origins from ``first`` on (up to ``most`` of them), one horizon apart, none after
+    ``last``.
 
     Forecasts from them tile the rows without overlapping, as the forecast plots draw them.
     """
