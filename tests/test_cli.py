@@ -160,3 +160,20 @@ def test_nan_loss_ends_with_one_error_naming_the_epoch(workdir):
     (run_dir,) = (workdir / "runs").iterdir()
     assert (run_dir / "FAILED").exists()
     assert not any(p.name.startswith(".") for p in run_dir.iterdir())
+
+
+def test_a_bar_within_each_epoch_on_an_interactive_terminal(monkeypatch, capsys):
+    import sys
+
+    from tsforecast import console
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    progress = console.training_progress()
+    for step in (1, 2, 10):
+        progress.batch(1, 3, step, 10, {"loss": 0.5})
+    progress.epoch(1, 3, {"loss": 0.5, "val_loss": 0.25})
+    err = capsys.readouterr().err
+    assert "epoch 1/3 [####################] 10/10" in err and "steps/s  ETA 0 s  loss=0.5" in err
+    assert err.endswith("epoch 1/3  loss=0.5  val_loss=0.25" + " " * 45 + "\n")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert console.training_progress().batch is None  # CI logs get the epoch lines only

@@ -21,13 +21,13 @@ from tsforecast.console import (
     Group,
     batch_start,
     echo_json,
-    epoch_progress,
     fold_progress,
     one_line,
     quiet_tensorflow,
     report,
     report_gates,
     reports_errors,
+    training_progress,
     trial_progress,
 )
 from tsforecast.errors import GATE_FAILED_EXIT_CODE as GATE_FAILED
@@ -106,7 +106,7 @@ def train(
         raise ConfigError("train needs at least one CONFIG file.")
     if resume_dir is not None and len(paths) != 1:
         raise ConfigError("--resume continues one run; give exactly one CONFIG with it.")
-    progress = None if quiet else epoch_progress()
+    progress = None if quiet else training_progress()
     config = load_config(paths[0], overrides) if len(paths) == 1 else None  # errors first
     quiet_tensorflow()
     from tsforecast.commands import train as commands

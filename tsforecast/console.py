@@ -123,17 +123,46 @@ class Group(click.Group):
             raise OneLineUsageError(exc.format_message(), exc.ctx) from None
 
 
-def epoch_progress(prefix: str = "") -> Callable[[int, int, dict[str, float]], None]:
-    def progress(epoch: int, epochs: int, logs: dict[str, float]) -> None:
+def training_progress(prefix: str = "") -> Any:
+    """How a fit reports on standard error: a line per epoch, and, on an interactive
+    terminal, a bar within each epoch (steps, rate, time left, loss)."""
+    import time
+
+    from tsforecast.training.fit import Progress
+
+    started = {"at": 0.0, "last": 0.0}
+
+    def epoch(epoch: int, epochs: int, logs: dict[str, float]) -> None:
         losses = "  ".join(f"{k}={v:.5g}" for k, v in logs.items() if "loss" in k)
-        click.echo(f"{prefix}epoch {epoch}/{epochs}  {losses}", err=True)
+        line = f"{prefix}epoch {epoch}/{epochs}  {losses}"
+        click.echo(f"\r{line:<79}" if tty else line, err=True)
 
-    return progress
+    def batch(epoch: int, epochs: int, step: int, steps: int, logs: dict[str, float]) -> None:
+        now = time.monotonic()
+        if step == 1:  # the rate is known from the second step on
+            started["at"] = started["last"] = now
+            return
+        if step < steps and now - started["last"] < 0.1:
+            return
+        started["last"] = now
+        rate = step / max(now - started["at"], 1e-9)
+        left = (steps - step) / rate if rate > 0 else 0.0
+        done = int(20 * step / steps)
+        bar = "#" * done + "-" * (20 - done)
+        loss = logs.get("loss", float("nan"))
+        text = (
+            f"{prefix}epoch {epoch}/{epochs} [{bar}] {step}/{steps}  {rate:.0f} steps/s  "
+            f"ETA {left:.0f} s  loss={loss:.5g}"
+        )
+        click.echo(f"\r{text:<79}", err=True, nl=False)
+
+    tty = sys.stderr.isatty()
+    return Progress(epoch=epoch, batch=batch if tty else None)
 
 
-def fold_progress(fold: int, n_folds: int, epoch: int, epochs: int, logs: dict) -> None:
-    """The epoch line of a backtest fold."""
-    epoch_progress(f"fold {fold}/{n_folds}  ")(epoch, epochs, logs)
+def fold_progress(fold: int, n_folds: int) -> Any:
+    """The progress of the fit of a backtest fold."""
+    return training_progress(f"fold {fold}/{n_folds}  ")
 
 
 def trial_progress(row: dict[str, Any]) -> None:

@@ -20,7 +20,6 @@ root of the mean MSE) is also the figure over all backtest windows for MAE, MSE 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,10 +40,10 @@ from tsforecast.errors import ConfigError, DataError
 from tsforecast.evaluation import POINT_METRICS, aggregate_folds
 from tsforecast.runs import BACKTEST, FOLDS_CSV, PLOTS, TENSORBOARD, RunDir
 from tsforecast.training.distribution import Distribution, make_distribution
-from tsforecast.training.fit import build_and_fit
+from tsforecast.training.fit import Progress, build_and_fit
 
-#: ``progress(fold, folds, epoch, epochs, logs)`` after every training epoch.
-FoldProgress = Callable[[int, int, int, int, dict[str, float]], None]
+#: ``progress(fold, folds)``: how the fit of each fold reports (see training.fit.Progress).
+FoldProgress = Callable[[int, int], Progress]
 
 
 @dataclass(frozen=True)
@@ -236,7 +235,7 @@ def _run_folds(
             folder.mkdir()
             report = None
             if progress is not None:
-                report = functools.partial(progress, plan.index, len(plans))
+                report = progress(plan.index, len(plans))
             tensorboard = folder / TENSORBOARD if config.training.tensorboard else None
             trained = build_and_fit(
                 config,

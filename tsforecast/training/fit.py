@@ -24,8 +24,21 @@ from tsforecast.models.common import DEFAULT_QUANTILES
 from tsforecast.models.covariates import Covariates
 from tsforecast.training.distribution import Distribution, make_distribution, shard_by_data
 
-#: ``progress(epoch, epochs, logs)`` is called after every epoch.
-Progress = Callable[[int, int, dict[str, float]], None]
+
+@dataclass(frozen=True)
+class Progress:
+    """How a fit reports as it goes; either may be None.
+
+    Attributes:
+        epoch: ``epoch(epoch, epochs, logs)`` after every epoch (numbered from 1).
+        batch: ``batch(epoch, epochs, step, steps, logs)`` after every batch, for a bar
+            on an interactive terminal (it makes Keras wait for each batch's loss).
+    """
+
+    epoch: Callable[[int, int, dict[str, float]], None] | None = None
+    batch: Callable[[int, int, int, int, dict[str, float]], None] | None = None
+
+
 #: ``record(history)`` is called after every epoch with the logs of every epoch so far.
 HistoryRecorder = Callable[[list[dict[str, float]]], None]
 
@@ -262,13 +275,23 @@ def _callbacks(
             if logs is not None and "learning_rate" not in logs:
                 logs["learning_rate"] = self.rate
 
-    class AfterEpoch(keras.callbacks.Callback):
+    class Report(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             if record is not None:
                 record(backup.history)
-            if progress is not None:
+            if progress is not None and progress.epoch is not None:
                 logs = {k: float(v) for k, v in (logs or {}).items()}
-                progress(epoch + 1, training.epochs, logs)
+                progress.epoch(epoch + 1, training.epochs, logs)
+
+    class ReportBatches(keras.callbacks.Callback):
+        """Added only for a progress bar: it makes Keras wait for every batch's loss."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+
+        def on_train_batch_end(self, batch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            progress.batch(self.epoch, training.epochs, batch + 1, self.params["steps"], logs)
 
     guard = StopOnNaN()
     callbacks: list[Any] = [guard]
@@ -286,7 +309,9 @@ def _callbacks(
     callbacks.append(LogLearningRate())  # before the backup, so the history holds the rate
     callbacks.extend(backup.replay)  # early stopping: its state is replayed on resume
     callbacks.append(backup)
-    callbacks.append(AfterEpoch())
+    callbacks.append(Report())
+    if progress is not None and progress.batch is not None:
+        callbacks.append(ReportBatches())
     if tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
     return callbacks, guard
