@@ -64,7 +64,7 @@ CONFIG_CASES = [
     (
         "unknown model",
         _set("model.type", "transformer"),
-        "Known models: naive, seasonal_naive, linear, mlp",
+        "Known models: auto, naive, seasonal_naive, linear, mlp",
     ),
     ("misspelt model", _set("model.type", "lstn"), "Did you mean 'lstm'?"),
     ("unknown optimizer", _set("training.optimizer.name", "adamax"), "must be one of adam"),

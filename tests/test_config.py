@@ -102,7 +102,10 @@ def test_missing_section_and_required_key():
 
 
 def test_unknown_model_lists_valid_names():
-    names = "naive, seasonal_naive, linear, mlp, simple_rnn, gru, lstm, conv1d, wavenet"
+    names = (
+        "auto, naive, seasonal_naive, linear, mlp, simple_rnn, gru, lstm, conv1d, wavenet, "
+        "nhits, tide, tsmixer, patchtst"
+    )
     with pytest.raises(ConfigError, match=f"Known models: {names}."):
         parse(model__type="transformer")
 

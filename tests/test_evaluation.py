@@ -76,3 +76,19 @@ def test_chunked_evaluation_matches_one_pass(workdir):
         ("y",),
     )
     assert whole["model"]["mse"] == pytest.approx(manual["mse"])
+
+
+def test_mase_is_scored_per_series_so_scales_do_not_mix():
+    from tsforecast.evaluation import ErrorSums
+
+    rng = np.random.default_rng(0)
+    actual = rng.normal(size=(6, 3, 1))
+    forecast = actual + rng.normal(size=(6, 3, 1))
+    one = ErrorSums(3, 1)
+    one.add(actual, forecast, actual, forecast)
+    single = one.metrics(np.array([2.0]), ("y",))["mase"]
+    # the same series twice, the second 1000 times larger, with its scale 1000 times larger
+    both = ErrorSums(3, 1, n_series=2)
+    both.add(actual, forecast, actual, forecast, np.zeros(6, dtype=int))
+    both.add(1000 * actual, 1000 * forecast, actual, forecast, np.ones(6, dtype=int))
+    assert both.metrics(np.array([[2.0], [2000.0]]), ("y",))["mase"] == pytest.approx(single)

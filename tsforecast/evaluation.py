@@ -30,11 +30,16 @@ class ErrorSums:
         horizon: Forecast steps.
         n_targets: Target columns.
         levels: Quantile levels, when quantile forecasts are added too.
+        n_series: Series the windows come from (for MASE, scored per series).
     """
 
-    def __init__(self, horizon: int, n_targets: int, levels: tuple[float, ...] = ()) -> None:
+    def __init__(
+        self, horizon: int, n_targets: int, levels: tuple[float, ...] = (), n_series: int = 1
+    ) -> None:
         self.n_windows = 0
         self.abs = np.zeros((horizon, n_targets))
+        self.abs_by_series = np.zeros((n_series, n_targets))
+        self.windows_by_series = np.zeros(n_series)
         self.square = np.zeros((horizon, n_targets))
         self.scaled_abs = 0.0
         self.scaled_square = 0.0
@@ -50,11 +55,16 @@ class ErrorSums:
         forecast: np.ndarray,
         scaled_actual: np.ndarray,
         scaled_forecast: np.ndarray,
+        series: np.ndarray | None = None,
     ) -> None:
-        """Add ``(n_windows, horizon, n_targets)`` forecasts and their actual values."""
+        """Add ``(n_windows, horizon, n_targets)`` forecasts and their actual values, of the
+        windows of ``series`` (``(n_windows,)``; default: all of series 0)."""
         error = forecast - actual
         self.n_windows += len(actual)
         self.abs += np.abs(error).sum(axis=0)
+        series = np.zeros(len(actual), dtype=np.int64) if series is None else series
+        np.add.at(self.abs_by_series, series, np.abs(error).sum(axis=1))
+        np.add.at(self.windows_by_series, series, 1)
         self.square += np.square(error).sum(axis=0)
         scaled_error = scaled_forecast - scaled_actual
         self.scaled_abs += float(np.abs(scaled_error).sum())
@@ -84,19 +94,30 @@ class ErrorSums:
         self.crossing += int(np.any(np.diff(quantiles, axis=-1) < 0, axis=-1).sum())
 
     def metrics(self, mase_scale: np.ndarray, target_names: tuple[str, ...]) -> dict[str, Any]:
-        """The metrics of everything added, as :func:`point_metrics` describes them."""
+        """The metrics of everything added, as :func:`point_metrics` describes them.
+
+        Args:
+            mase_scale: ``(n_series, n_targets)`` (or ``(n_targets,)`` for one series): each
+                series' mean absolute one-step change on its training rows.
+            target_names: The targets' names.
+        """
         count = self.n_windows * self.abs.shape[0]  # values per target
         values = count * self.abs.shape[1]
         mae_per_target = self.abs.sum(axis=0) / count
         mse_per_target = self.square.sum(axis=0) / count
         mse = float(self.square.sum() / values)
+        # MASE per series (its MAE over its own scale), then the mean over the series
+        scored = self.windows_by_series > 0
+        horizon = self.abs.shape[0]
+        per_series = self.abs_by_series[scored] / (self.windows_by_series[scored, None] * horizon)
+        mase_by_target = (per_series / np.atleast_2d(mase_scale)[scored]).mean(axis=0)
         metrics: dict[str, Any] = {
             "mae": float(self.abs.sum() / values),
             "rmse": float(np.sqrt(mse)),
             "mse": mse,
             "mape": 100.0 * self.ape / self.ape_count if self.ape_count else None,
             "smape": 100.0 * self.sape / self.sape_count if self.sape_count else None,
-            "mase": float(np.mean(mae_per_target / mase_scale)),
+            "mase": float(np.mean(mase_by_target)),
             "scaled_mse": self.scaled_square / values,
             "scaled_mae": self.scaled_abs / values,
             "mae_by_step": [
@@ -109,7 +130,7 @@ class ErrorSums:
                     "mae": float(mae_per_target[i]),
                     "rmse": float(np.sqrt(mse_per_target[i])),
                     "mse": float(mse_per_target[i]),
-                    "mase": float(mae_per_target[i] / mase_scale[i]),
+                    "mase": float(mase_by_target[i]),
                 }
                 for i, name in enumerate(target_names)
             }
@@ -139,9 +160,10 @@ def point_metrics(
     """Metrics of ``(n_windows, horizon, n_targets)`` forecasts.
 
     MAE, RMSE, MSE, MAPE (%) and sMAPE (%) are on the original scale over every window,
-    step and target (MAPE leaves out actual values of zero); MASE averages each target's MAE
-    over its mean absolute one-step change on the train split; ``scaled_mse``/``scaled_mae``
-    are on the scaled data, as published tables report them.
+    step and target (MAPE leaves out actual values of zero); MASE divides each series'
+    and target's MAE by that series' mean absolute one-step change on its train rows and
+    averages over series and targets, so it is scale-free across a panel;
+    ``scaled_mse``/``scaled_mae`` are on the scaled data, as published tables report them.
     """
     sums = ErrorSums(actual.shape[1], actual.shape[2])
     sums.add(actual, forecast, scaled_actual, scaled_forecast)
@@ -253,7 +275,9 @@ def _add_errors(
     scaled_actual = scaled_actual.astype("float64")
     actual = windows.targets(table.values, some, width, horizon, n_targets)
     scaled_point = np.asarray(predicted.point, dtype="float64")
-    sums["model"].add(actual, prepared.inverse(scaled_point, some), scaled_actual, scaled_point)
+    series = np.searchsorted(table.offsets, some, side="right") - 1
+    original = prepared.inverse(scaled_point, some)
+    sums["model"].add(actual, original, scaled_actual, scaled_point, series)
     if predicted.quantiles is not None:
         scaled_q = np.asarray(predicted.quantiles, dtype="float64")
         # the scaler maps every level alike: move the level axis in front of the targets
@@ -262,7 +286,7 @@ def _add_errors(
         sums["model"].add_quantiles(actual, original_q, scaled_actual, scaled_q)
     for name, baseline in baselines.items():
         scaled = np.asarray(baseline(prepared, some, width, horizon), dtype="float64")
-        sums[name].add(actual, prepared.inverse(scaled, some), scaled_actual, scaled)
+        sums[name].add(actual, prepared.inverse(scaled, some), scaled_actual, scaled, series)
 
 
 def compare_with_baselines(
@@ -309,8 +333,11 @@ def compare_with_baselines(
             else:
                 predicted = _slice(chunk_forecast, sub - lo, end - lo)
             if not sums:
-                sums = {"model": ErrorSums(horizon, n_targets, predicted.levels)}
-                sums.update({name: ErrorSums(horizon, n_targets) for name in baselines})
+                n_series = table.n_series
+                sums = {"model": ErrorSums(horizon, n_targets, predicted.levels, n_series)}
+                sums.update(
+                    {name: ErrorSums(horizon, n_targets, n_series=n_series) for name in baselines}
+                )
             _add_errors(prepared, starts[sub:end], predicted, width, sums, baselines)
     names = table.columns[:n_targets]
     found = {who: total.metrics(prepared.mase_scale, names) for who, total in sums.items()}

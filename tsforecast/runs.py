@@ -48,6 +48,7 @@ PLOTS = "plots"
 BACKUP = ".backup"
 TENSORBOARD = "tensorboard"
 REPORT = "report.html"
+CANDIDATES = "candidates.csv"  # model.type auto: every candidate's validation scores
 REQUIRED = (CONFIG, MODEL, SCALER, METRICS)
 
 # A backtest directory: its config, these, and a fold-K/ folder per model fitted.
@@ -506,7 +507,7 @@ def load_model(path: Path) -> Any:
 
     import keras
 
-    from tsforecast.models import blocks, layers, losses  # noqa: F401  (registers layers)
+    from tsforecast.models import blocks, ensemble, layers, losses  # noqa: F401  (registers)
 
     if not zipfile.is_zipfile(path):
         raise RunError(f"Cannot load model {path}: it is not a Keras model file (damaged?).")

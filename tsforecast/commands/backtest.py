@@ -30,14 +30,16 @@ import numpy as np
 import pandas as pd
 
 from tsforecast import plots
+from tsforecast.commands import auto
 from tsforecast.commands.train import evaluate, versions
 from tsforecast.config import Config
 from tsforecast.data import windows
 from tsforecast.data.loading import SeriesTable, load_table
 from tsforecast.data.prepared import PreparedData, prepare_split
-from tsforecast.data.splits import SplitBounds, split_bounds, subject
+from tsforecast.data.splits import split_bounds, subject, truncated
 from tsforecast.errors import ConfigError, DataError
 from tsforecast.evaluation import POINT_METRICS, aggregate_folds
+from tsforecast.models import registry
 from tsforecast.runs import BACKTEST, FOLDS_CSV, PLOTS, TENSORBOARD, RunDir
 from tsforecast.training.distribution import Distribution, make_distribution
 from tsforecast.training.fit import Progress, build_and_fit
@@ -124,22 +126,6 @@ def plan_folds(
     return plans
 
 
-def _cut(table: SeriesTable, plan: FoldPlan) -> tuple[SeriesTable, SplitBounds]:
-    """The series cut at the fold's end, and the fold's split in the cut table's rows."""
-    starts = table.offsets[:-1]
-    lengths = plan.end - starts
-    keep = np.concatenate([np.arange(lo, end) for lo, end in zip(starts, plan.end, strict=True)])
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    cut = dataclasses.replace(
-        table,
-        values=table.values[keep],
-        offsets=offsets,
-        times=None if table.times is None else table.times[keep],
-    )
-    shift = offsets[:-1] - starts
-    return cut, SplitBounds(plan.train_end + shift, plan.origin + shift)
-
-
 def _origins_per_fold(plan: FoldPlan, config: Config) -> list[int]:
     """Per series: the forecast origins of every fold (the step)."""
     return [int(v) for v in windows.origins_between(plan.origin, plan.end, config.window.horizon)]
@@ -224,11 +210,12 @@ def _run_folds(
     """Fit where needed and evaluate every fold; yields each fold's record."""
     model: Any = None
     first: PreparedData | None = None
+    fitted_config = config  # with auto, the config of the candidate kept
     for plan in plans:
         fold_started = time.perf_counter()
-        cut, bounds = _cut(table, plan)
+        cut, bounds = truncated(table, plan.end, plan.train_end, plan.origin)
         scaler = None if (refit or first is None) else first.scaler
-        prepared = prepare_split(config, cut, bounds, scaler)
+        prepared = prepare_split(fitted_config, cut, bounds, scaler)
         training = None
         if model is None or refit:
             folder = out.file(f"fold-{plan.index}")
@@ -237,14 +224,18 @@ def _run_folds(
             if progress is not None:
                 report = progress(plan.index, len(plans))
             tensorboard = folder / TENSORBOARD if config.training.tensorboard else None
-            trained = build_and_fit(
-                config,
-                prepared,
-                progress=report,
-                record=RunDir(folder).write_history,
-                tensorboard_dir=tensorboard,
-                distribution=distribution,
-            )
+            if registry.get(config.model.type).selector:
+                choice = auto.select(config, cut, report, bounds)
+                trained, prepared, fitted_config = choice.trained, choice.prepared, choice.config
+            else:
+                trained = build_and_fit(
+                    config,
+                    prepared,
+                    progress=report,
+                    record=RunDir(folder).write_history,
+                    tensorboard_dir=tensorboard,
+                    distribution=distribution,
+                )
             model, fitted = trained.model, trained.fit
             if fitted is None:
                 RunDir(folder).write_history([])

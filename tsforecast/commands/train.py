@@ -8,6 +8,7 @@ on past failures.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import platform
 import tempfile
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from tsforecast import __version__, evaluation, plots, reports
+from tsforecast.commands import auto
 from tsforecast.config import Config, load_config
 from tsforecast.data import windows
 from tsforecast.data.prepared import PreparedData, prepare_data
@@ -30,6 +32,7 @@ from tsforecast.gates import NO_GATES, Gates, check_gates
 from tsforecast.models import heads, registry
 from tsforecast.runs import (
     BACKUP,
+    CANDIDATES,
     CONFIG,
     HISTORY,
     METRICS,
@@ -145,7 +148,8 @@ def draw_forecasts(prepared: PreparedData, config: Config, forecast: Callable, p
     if predicted.quantiles is not None:
         bands = [prepared.inverse(q, starts) for q in (predicted.lower, predicted.upper)]
     actual = windows.targets(table.values, starts, width, horizon, table.n_targets)
-    errors = np.abs(point - actual).mean(axis=1) / prepared.mase_scale  # (n_origins, n_targets)
+    # (n_origins, n_targets): each origin's MAE over its series' scale
+    errors = np.abs(point - actual).mean(axis=1) / prepared.mase_scale[series]
     scores = np.asarray(
         [
             errors[series == i].mean() if (series == i).any() else np.nan
@@ -275,17 +279,25 @@ def _train_into(
     distribution: Distribution,
 ) -> TrainResult:
     table, params = prepared.table, config.model.params
+    choice = None
+    if registry.get(config.model.type).selector:
+        choice = auto.select(config, table, progress)
+        trained, prepared = choice.trained, choice.prepared
+        records = [{**r, "settings": json.dumps(r["settings"])} for r in choice.records]
+        run.write_text(CANDIDATES, pd.DataFrame(records).to_csv(index=False))
+    else:
+        run.write_scaler(prepared.scaler)
+        trained = build_and_fit(
+            config,
+            prepared,
+            backup_dir=run.file(BACKUP),
+            progress=progress,
+            record=run.write_history,
+            tensorboard_dir=run.file(TENSORBOARD) if config.training.tensorboard else None,
+            distribution=distribution,
+            on_built=lambda built: run.check_free_space(built.count_params()),
+        )
     run.write_scaler(prepared.scaler)
-    trained = build_and_fit(
-        config,
-        prepared,
-        backup_dir=run.file(BACKUP),
-        progress=progress,
-        record=run.write_history,
-        tensorboard_dir=run.file(TENSORBOARD) if config.training.tensorboard else None,
-        distribution=distribution,
-        on_built=lambda built: run.check_free_space(built.count_params()),
-    )
     model, fitted = trained.model, trained.fit
     history = [] if fitted is None else fitted.history
     run.write_history(history)
@@ -321,6 +333,7 @@ def _train_into(
             "precision": trained.precision,
             "jit_compile": bool(heads.trained_part(model, params).jit_compile),
         },
+        **({"auto": _auto_summary(config, choice)} if choice is not None else {}),
         "run": {
             "format": RUN_FORMAT,
             "columns": list(table.columns),
@@ -344,6 +357,16 @@ def _train_into(
     run.write_json(METRICS, metrics)
     run.remove_backup()
     return TrainResult(run.path, metrics, time.perf_counter() - started)
+
+
+def _auto_summary(config: Config, choice: auto.Choice) -> dict[str, Any]:
+    """What metrics.json says of an ``auto`` run: every candidate and the choice."""
+    return {
+        "budget_seconds": config.model.params.budget_seconds,
+        "seconds": round(sum(r.get("seconds", 0.0) for r in choice.records), 3),
+        "chosen": choice.chosen,
+        "candidates": choice.records,
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from tsforecast.config import Config, dump_config
 from tsforecast.data.loading import SeriesTable, load_table
 from tsforecast.data.prepared import PreparedData, prepare_data
 from tsforecast.errors import ConfigError, RunError, TsForecastError
+from tsforecast.models import registry
 from tsforecast.runs import (
     BEST_CONFIG,
     PLOTS,
@@ -254,6 +255,11 @@ def _open(
         raise ConfigError(
             "training.distribute multi_worker is supported by train only; tune with none or "
             "mirrored."
+        )
+    if registry.get(base.model.type).selector:
+        raise ConfigError(
+            f"tune searches the settings of one model type; model.type {base.model.type} "
+            "picks among families by itself. Tune a family such as mlp or nhits."
         )
     output = dataclasses.replace(base.output, name=f"{base.output.name or base.model.type}-tune")
     run = RunDir.create(dataclasses.replace(base, output=output))

@@ -27,7 +27,8 @@ class PreparedData:
         scaler: Fitted on train rows only.
         scaled: ``(n_rows, n_inputs)`` float32 scaled series.
         starts: Window start rows for ``train``, ``val`` and ``test``.
-        mase_scale: Per-target mean absolute one-step change on train rows (MASE's scale).
+        mase_scale: ``(n_series, n_targets)`` each series' mean absolute one-step change on
+            its train rows (MASE's scale).
     """
 
     table: SeriesTable
@@ -81,11 +82,16 @@ class PreparedData:
 
 
 def _mase_scale(table: SeriesTable, bounds: SplitBounds) -> np.ndarray:
-    steps = []
-    for lo, hi in zip(table.offsets[:-1], bounds.train_end, strict=True):
-        steps.append(np.abs(np.diff(table.values[lo:hi, : table.n_targets], axis=0)))
-    scale = np.concatenate(steps).mean(axis=0)
-    return np.where(scale > 0, scale, 1.0)
+    """``(n_series, n_targets)``: each series' mean absolute one-step change on its train
+    rows (MASE's scale); the pooled one for a series with none (held out whole)."""
+    steps = [
+        np.abs(np.diff(table.values[lo:hi, : table.n_targets], axis=0))
+        for lo, hi in zip(table.offsets[:-1], bounds.train_end, strict=True)
+    ]
+    pooled = np.concatenate(steps).mean(axis=0)
+    scales = np.stack([s.mean(axis=0) if len(s) else pooled for s in steps])
+    scales = np.where(scales > 0, scales, np.where(pooled > 0, pooled, 1.0))
+    return scales
 
 
 def window_source(scaler: Scaler, table: SeriesTable, scaled: np.ndarray) -> WindowSource:

@@ -112,3 +112,24 @@ def _series_bounds(table: SeriesTable, split: SplitConfig, need: int) -> SplitBo
     train_end = np.where(part == 0, ends, starts)
     val_end = np.where(part == 2, starts, ends)
     return SplitBounds(train_end.astype(np.int64), val_end.astype(np.int64))
+
+
+def truncated(
+    table: SeriesTable, ends: np.ndarray, train_end: np.ndarray, val_end: np.ndarray
+) -> tuple[SeriesTable, SplitBounds]:
+    """Every series cut at row ``ends[i]`` (absolute rows), and the split with train and
+    validation ending at ``train_end`` and ``val_end`` in the cut table's rows: nothing
+    after ``ends`` is there to be read."""
+    import dataclasses
+
+    starts = table.offsets[:-1]
+    keep = np.concatenate([np.arange(lo, end) for lo, end in zip(starts, ends, strict=True)])
+    offsets = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int64)
+    cut = dataclasses.replace(
+        table,
+        values=table.values[keep],
+        offsets=offsets,
+        times=None if table.times is None else table.times[keep],
+    )
+    shift = offsets[:-1] - starts
+    return cut, SplitBounds(train_end + shift, val_end + shift)

@@ -14,6 +14,7 @@ from typing import Any
 
 from tsforecast.errors import ConfigError
 from tsforecast.models import (
+    auto,
     baselines,
     convolutional,
     dense,
@@ -96,6 +97,8 @@ class ModelSpec:
             step sees; None (the default) when it reads the whole window.
         covariates: Whether it reads known-future and static covariates (baselines ignore
             them; the config refuses covariates for other families that cannot read them).
+        selector: True for ``auto``, which fits other families and keeps the best, rather
+            than building a model of its own.
     """
 
     name: str
@@ -108,6 +111,7 @@ class ModelSpec:
     sequence_steps: Callable[[Any, int], tuple[int, ...]] | None = None
     receptive_field: Callable[[Any, int], int | None] | None = None
     covariates: bool = True
+    selector: bool = False
 
     def build_function(self) -> Callable[[Any, ModelShape], Any]:
         module, _, function = self.builder.partition(":")
@@ -115,6 +119,14 @@ class ModelSpec:
 
 
 _SPECS = (
+    ModelSpec(
+        "auto",
+        auto.AutoParams,
+        "",
+        summary="Fits candidates across families, transforms and normalisation within a "
+        "time budget and keeps the best on the validation split (or the median of the best).",
+        selector=True,
+    ),
     ModelSpec(
         "naive",
         baselines.NaiveParams,
@@ -260,7 +272,7 @@ def check_covariates(
     spec = get(name)
     if not reads or not spec.trainable:
         return
-    able = [s.name for s in _SPECS if s.covariates and s.trainable]
+    able = [s.name for s in _SPECS if s.covariates and s.trainable and not s.selector]
     what = " and ".join(reads)
     if not spec.covariates:
         raise ConfigError(
@@ -310,7 +322,10 @@ def build_model(
     A recursive head builds the family as a one-step model and rolls it forward; any
     configured preprocessing stages are wrapped around the family model (vector heads).
     """
-    build = get(name).build_function()
+    spec = get(name)
+    if spec.selector:
+        raise ConfigError(f"model.type {name} picks among other families; it builds none itself.")
+    build = spec.build_function()
     if heads.head_of(params) == "recursive":
         one_step = build(
             dataclasses.replace(params, head="vector"), dataclasses.replace(shape, horizon=1)

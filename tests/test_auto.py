@@ -1,0 +1,72 @@
+"""model.type auto: candidates chosen on validation only, within a budget, kept as one model."""
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from conftest import base_config, invoke, write_config
+
+
+def auto_config(folder: Path, **model) -> Path:
+    raw = base_config(str(folder / "series.csv"), output={"dir": str(folder / "runs")})
+    raw["model"] = {"type": "auto", **model}
+    raw["window"] = {"input_width": 24, "horizon": 4}
+    raw["training"]["epochs"] = 1
+    return write_config(folder, raw)
+
+
+def train(config: Path) -> tuple[Path, dict]:
+    result = invoke("train", config, "-q")
+    assert result.exit_code == 0, result.output
+    run = Path(result.stdout.strip().splitlines()[-1])
+    return run, json.loads((run / "metrics.json").read_text())
+
+
+def test_auto_keeps_the_best_candidate_on_validation_and_predicts(workdir):
+    run, metrics = train(auto_config(workdir, ensemble=2))
+    records = metrics["auto"]["candidates"]
+    names = [r["candidate"] for r in records]
+    assert names[:3] == ["naive", "seasonal_naive", "linear_instance_norm"]
+    fitted = [r for r in records if r["status"] == "ok"]
+    best = sorted(fitted, key=lambda r: r["val_mse"])
+    assert metrics["auto"]["chosen"] == [best[0]["candidate"], best[1]["candidate"]]
+    assert all(r["seconds"] >= 0 for r in records)
+    table = pd.read_csv(run / "candidates.csv")
+    assert list(table["candidate"]) == names and table["chosen"].sum() == 2
+    forecast = pd.read_csv(io.StringIO(invoke("predict", run).stdout))
+    assert len(forecast) == 4 and forecast["y"].notna().all()
+
+
+def test_the_choice_never_reads_the_test_split(workdir):
+    config = auto_config(workdir)
+    _, first = train(config)
+    frame = pd.read_csv(workdir / "series.csv")
+    n = len(frame)
+    frame.loc[n - round(0.2 * n) :, ["y", "x"]] *= -3.0  # test rows only
+    frame.to_csv(workdir / "series.csv", index=False)
+    _, second = train(config)
+    assert first["auto"]["chosen"] == second["auto"]["chosen"]
+    for a, b in zip(first["auto"]["candidates"], second["auto"]["candidates"], strict=True):
+        assert a.get("val_mse") == b.get("val_mse")
+
+
+def test_no_candidate_is_launched_once_the_budget_is_spent(workdir):
+    _, metrics = train(auto_config(workdir, budget_seconds=0.001))
+    statuses = [r["status"] for r in metrics["auto"]["candidates"]]
+    assert statuses[0] == "ok"
+    assert set(statuses[1:]) == {"skipped: the budget was spent"}
+
+
+def test_backtest_runs_the_search_in_every_fold_it_fits_and_tune_refuses_it(workdir):
+    config = auto_config(workdir, budget_seconds=2)
+    result = invoke("backtest", config, "--folds", "2", "--refit", "-q", "--json")
+    assert result.exit_code == 0, result.output
+    folds = json.loads(result.stdout)["folds"]
+    assert [fold["fitted"] for fold in folds] == [True, True]
+    raw = yaml.safe_load(config.read_text())
+    raw["search"] = {"space": {"model.ensemble": {"choices": [1, 2]}}}
+    config.write_text(yaml.safe_dump(raw))
+    result = invoke("tune", config)
+    assert result.exit_code == 2 and "model.type auto picks among families" in result.stderr
