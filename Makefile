@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/tsforecast train configs/quickstart.yaml
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: $(STAMP)
 	$(BIN)/tsforecast bench all

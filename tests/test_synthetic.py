@@ -64,9 +64,12 @@ def test_split_by_series_gives_one_window_per_series():
     np.testing.assert_array_equal(prepared.starts["val"], table.offsets[70:90])
     np.testing.assert_array_equal(prepared.starts["test"], table.offsets[90:100])
     series = sine_series(100, 60)
-    # The scaler (none) and mase scale see only the train series.
-    train_steps = np.abs(np.diff(series[:70].astype("float64"), axis=1)).mean()
-    assert prepared.mase_scale[0] == pytest.approx(train_steps)
+    # MASE's scale: a train series' own steps; a held-out series gets the train series' pooled
+    # steps, never its own.
+    steps = np.abs(np.diff(series.astype("float64"), axis=1))
+    assert prepared.mase_scale[0] == pytest.approx(steps[0].mean())
+    assert prepared.mase_scale[95] == pytest.approx(steps[:70].mean())
+    assert prepared.mase_scale[95] != pytest.approx(steps[95].mean())
 
 
 def test_split_by_series_counts_and_long_series():

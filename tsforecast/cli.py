@@ -39,6 +39,10 @@ overrides_option = click.option(
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="Do not report each epoch.")
 
 
+def folder_option(flag: str, dest: str, default: str | None, help: str) -> Callable:
+    return click.option(flag, dest, default=default, type=click.Path(file_okay=False), help=help)
+
+
 def gate_options(command: Callable) -> Callable:
     """``--fail-if-worse-than`` and ``--max-metric``, shared by train and backtest."""
     command = click.option(
@@ -66,12 +70,7 @@ def main() -> None:
 @main.command()
 @click.argument("config_paths", metavar="CONFIG...", nargs=-1)
 @overrides_option
-@click.option(
-    "--resume",
-    "resume_dir",
-    metavar="RUN_DIR",
-    help="Continue the interrupted run in RUN_DIR (same config) from its last backed-up epoch.",
-)
+@click.option("--resume", "resume_dir", metavar="RUN_DIR", help="Continue the run in RUN_DIR.")
 @quiet_option
 @gate_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of tables.")
@@ -137,6 +136,60 @@ def train(
 
 
 @main.command()
+@click.argument("data_path", metavar="DATA")
+@click.option("--horizon", type=click.IntRange(min=1), help="Steps to forecast.")
+@click.option("--time-column", help="The timestamp column, when init cannot tell.")
+@click.option("--target", "targets", multiple=True, help="A column to forecast (repeatable).")
+@click.option("--id-column", help="The column naming the series of a long table.")
+@click.option("--output", "-o", "output_path", help="Write the config here (default: stdout).")
+@reports_errors
+def init(
+    data_path: str,
+    horizon: int | None,
+    time_column: str | None,
+    targets: tuple[str, ...],
+    id_column: str | None,
+    output_path: str | None,
+) -> None:
+    """Draft a commented config for the CSV or Parquet file DATA.
+
+    Infers the time column and its frequency, the series id column, the targets and
+    inputs, a window and a split suited to them, and writes model.type auto.
+    """
+    from tsforecast.commands.init import draft_config, save
+
+    folder = Path(output_path).parent if output_path else Path.cwd()
+    found = dict(time_column=time_column, id_column=id_column, targets=targets)
+    draft = draft_config(data_path, config_dir=folder, horizon=horizon, **found)
+    if output_path is None:
+        click.echo(draft.text, nl=False)
+        return
+    save(draft, output_path)
+    click.echo("\n".join(draft.summary))
+    click.echo(f"Wrote {output_path}; train it with: tsforecast train {output_path}")
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN_DIR")
+@click.option(
+    "--format", "fmt", default="saved_model", show_default=True, help="saved_model|tflite"
+)
+@click.option("--output", "output_path", required=True, help="The SavedModel folder or file.")
+@reports_errors
+def export(run_dir: str, fmt: str, output_path: str) -> None:
+    """Export RUN_DIR as a SavedModel or a TFLite file that forecasts in original units.
+
+    Scaling and target transforms are inside; tsforecast.json beside it names the inputs.
+    """
+    quiet_tensorflow()
+    from tsforecast.commands.export import export as write
+
+    described = write(run_dir, fmt, output_path)
+    inputs = ", ".join(described["inputs"])
+    click.echo(f"Wrote {output_path}: its 'serve' signature takes {inputs}.")
+
+
+@main.command()
 @click.argument("config_path", metavar="CONFIG")
 @overrides_option
 @reports_errors
@@ -153,12 +206,8 @@ def validate(config_path: str, overrides: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("run_dir", metavar="RUN_DIR")
-@click.option(
-    "--input", "input_path", help="New data with the run's columns (default: the training file)."
-)
-@click.option(
-    "--future", "future_path", help="Values of the run's known-future columns, per forecast step."
-)
+@click.option("--input", "input_path", help="New data (default: the training file).")
+@click.option("--future", "future_path", help="The known-future columns' values ahead.")
 @click.option("--output", "output_path", help="Write the forecast CSV here (default: stdout).")
 @click.option("--strict", is_flag=True, help="Refuse input of another frequency than the run's.")
 @reports_errors
@@ -191,29 +240,9 @@ def predict(
 @main.command()
 @click.argument("suite", type=click.Choice(["homl", "ett", "all"]))
 @click.option("--quick", is_flag=True, help="Few epochs, one horizon, few series: a smoke test.")
-@click.option(
-    "--benchmarks",
-    "bench_dir",
-    default="benchmarks",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Folder holding the suite manifests and their configs.",
-)
-@click.option(
-    "--results",
-    "results_dir",
-    type=click.Path(file_okay=False),
-    help="Where results.json and RESULTS.md go (default: the benchmarks folder; "
-    "runs/bench-quick with --quick).",
-)
-@click.option(
-    "--runs",
-    "runs_dir",
-    default="runs/bench",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Parent folder of the benchmark run directories.",
-)
+@folder_option("--benchmarks", "bench_dir", "benchmarks", "The suite manifests and configs.")
+@folder_option("--results", "results_dir", None, "For RESULTS.md (default: --benchmarks).")
+@folder_option("--runs", "runs_dir", "runs/bench", "Parent of the benchmark run directories.")
 @reports_errors
 def bench(suite: str, quick: bool, bench_dir: str, results_dir: str | None, runs_dir: str) -> None:
     """Re-run published benchmark tables (SUITE: homl, ett or all) and write RESULTS.md."""
@@ -244,18 +273,8 @@ def bench(suite: str, quick: bool, bench_dir: str, results_dir: str | None, runs
 @main.command()
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
 @click.option("--folds", default=5, show_default=True, help="Number of folds.")
-@click.option(
-    "--step",
-    type=int,
-    default=None,
-    help="Forecast origins per fold, i.e. rows between fold origins (default: the test "
-    "split's windows divided by --folds).",
-)
-@click.option(
-    "--refit",
-    is_flag=True,
-    help="Refit the scaler and the model for every fold (default: fit once, before the first).",
-)
+@click.option("--step", type=int, help="Rows between fold origins (default: test / folds).")
+@click.option("--refit", is_flag=True, help="Refit scaler and model for every fold.")
 @overrides_option
 @quiet_option
 @gate_options
@@ -304,30 +323,10 @@ def backtest(
 
 @main.command()
 @click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1)
-@click.option(
-    "--format",
-    "fmt",
-    default="table",
-    show_default=True,
-    metavar="table|markdown|csv|json",
-    help="Leaderboard format.",
-)
-@click.option(
-    "--sort-by",
-    default="test.mse",
-    show_default=True,
-    metavar="PART.METRIC",
-    help="Rank by this metric, e.g. test.mase, val.mse or test.skill_mse (higher first).",
-)
-@click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(dir_okay=False),
-    help="Also draw the runs' forecasts over their shared test window into this PNG.",
-)
-@click.option(
-    "--html", "html_path", type=click.Path(dir_okay=False), help="Also write it as an HTML page."
-)
+@click.option("--format", "fmt", default="table", help="table|markdown|csv|json (default: table)")
+@click.option("--sort-by", default="test.mse", help="PART.METRIC to rank by (default: test.mse).")
+@click.option("--plot", "plot_path", help="Also draw the runs' forecasts into this PNG.")
+@click.option("--html", "html_path", help="Also write the leaderboard as an HTML page.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @reports_errors
 def compare(

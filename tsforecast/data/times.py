@@ -29,6 +29,8 @@ _WEEK = re.compile(r"\s*(\d{4})-?W(\d{2})\s*")
 _MONTH = re.compile(r"\s*\d{4}-\d{2}\s*")
 _YEAR = re.compile(r"\s*\d{4}\s*")
 _DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}\s*")
+#: The years a timestamp can hold (pandas' nanosecond range).
+_FIRST_YEAR, _LAST_YEAR = 1678, 2261
 
 #: The frequency each period style names.
 PERIOD_FREQUENCY = {"year": "YS", "quarter": "QS", "month": "MS", "week": "W-MON"}
@@ -91,14 +93,15 @@ def _shown(value: Any) -> str:
 
 def _years(raw: pd.Series, column: str) -> pd.Series:
     numbers = pd.to_numeric(raw, errors="coerce")
-    bad = ~(np.isfinite(numbers) & (numbers == np.round(numbers)) & (numbers >= 1))
-    bad |= numbers > 9999
+    bad = ~(np.isfinite(numbers) & (numbers == np.round(numbers)))
+    bad |= (numbers < _FIRST_YEAR) | (numbers > _LAST_YEAR)
     if bad.any():
         row = int(np.argmax(bad.to_numpy()))
         raise DataError(
-            f"Column '{column}' holds numbers that are not years, e.g. {_shown(raw.iloc[row])} "
-            f"at row {row + 1}; set data.time_format to unix_s or unix_ms for epoch times, or "
-            "to an strftime pattern such as %Y%m%d."
+            f"Column '{column}' holds numbers that are not years from {_FIRST_YEAR} to "
+            f"{_LAST_YEAR}, e.g. {_shown(raw.iloc[row])} at row {row + 1}; set "
+            "data.time_format to unix_s or unix_ms for epoch times, or to an strftime "
+            "pattern such as %Y%m%d."
         )
     return pd.to_datetime(numbers.astype(int).astype(str), format="%Y", utc=True)
 
@@ -138,18 +141,18 @@ def parse_times(
     elif pd.api.types.is_datetime64_any_dtype(raw):
         parsed, style = pd.to_datetime(raw, utc=True), TimeStyle("datetime")
     else:
-        parsed, style = _parse_text(raw)
+        parsed, style = _parse_text(raw, column)
     bad = parsed.isna().to_numpy()
     if bad.any():
         raise _bad_value(column, raw, bad, "a timestamp")
     return parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"), style
 
 
-def _parse_text(raw: pd.Series) -> tuple[pd.Series, TimeStyle]:
+def _parse_text(raw: pd.Series, column: str) -> tuple[pd.Series, TimeStyle]:
     """Text timestamps: periods by their shape, anything else by pandas."""
     text = raw.astype(str).where(raw.notna(), "")
     if _all_match(text, _YEAR):
-        return pd.to_datetime(text.str.strip(), format="%Y", utc=True), TimeStyle("year")
+        return _years(text.str.strip(), column), TimeStyle("year")
     if _all_match(text, _QUARTER):
         parts = text.str.extract(_QUARTER.pattern)
         start = parts[0] + "-" + ((parts[1].astype(int) - 1) * 3 + 1).astype(str).str.zfill(2)
