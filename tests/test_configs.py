@@ -65,7 +65,7 @@ def test_config_trains_one_epoch_and_predicts(path, cut_data, tmp_path):
     assert forecast.exit_code == 0, forecast.output
     header = forecast.stdout.splitlines()[0].split(",")
     targets = config.data.target_columns
-    if config.model.params.head == "quantile":
+    if config.model.params.head in ("quantile", "distribution"):
         assert "interval" in metrics["test"]["model"]
         assert header[-3:] == [f"{targets[-1]}_{s}" for s in ("lower", "median", "upper")]
     else:

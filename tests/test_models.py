@@ -53,9 +53,9 @@ def test_build_fit_save_load_predict(spec, head, tmp_path):
     params = params_of(spec.name, head, **SMALL.get(spec.name, {}))
     model = registry.build_model(spec.name, params, shape)
     network = heads.trained_part(model, params)
-    loss = "pinball" if head == "quantile" else "mse"
+    loss = {"quantile": "pinball", "distribution": "nll"}.get(head, "mse")
     network.compile(
-        optimizer=make_optimizer(OptimizerConfig()), loss=make_loss(loss), run_eagerly=True
+        optimizer=make_optimizer(OptimizerConfig()), loss=make_loss(loss, params), run_eagerly=True
     )
     values = random_walk(120, shape.n_inputs)
     starts = np.arange(len(values) - shape.input_width - shape.horizon + 1)
@@ -81,8 +81,9 @@ def test_build_fit_save_load_predict(spec, head, tmp_path):
     raw = predict(model, values, starts, shape)
     forecast = heads.read_output(raw, params)
     assert forecast.point.shape == (len(starts), shape.horizon, shape.n_targets)
-    if head == "quantile":
+    if head in ("quantile", "distribution"):
         assert forecast.quantiles.shape == (*forecast.point.shape, 3)
+        assert (np.diff(forecast.quantiles, axis=-1) >= 0).all()
 
     model.save(tmp_path / "m.keras")
     reloaded = load_model(tmp_path / "m.keras")  # safe_mode=True

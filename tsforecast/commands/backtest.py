@@ -255,7 +255,7 @@ def _run_folds(
             "train_rows": int(np.sum(bounds.train_end - cut.offsets[:-1])),
             "fitted": training is not None,
             "training": training,
-            "test": evaluate(model, prepared, config, "test"),
+            **evaluate(model, prepared, config, ("test",)),
             "seconds": round(time.perf_counter() - fold_started, 3),
         }
 

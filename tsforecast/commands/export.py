@@ -221,6 +221,8 @@ def _forecaster(run: LoadedRun, shape: Layout, fmt: str) -> tuple[Any, list[Any]
         raw = model(scaled if takes_dict else scaled["window"], training=False)
         if head_of(config.model.params) == "sequence":
             raw = raw[:, -1]
+        elif head_of(config.model.params) == "distribution":
+            raw = raw[..., 0]  # the mean (location) of each step's distribution
         target_offset = row_offset[..., :n_targets]
         target_scale = row_scale[..., :n_targets]
         if shape.levels is None:

@@ -96,17 +96,34 @@ def season_of(config: Config, prepared: PreparedData) -> int:
     return evaluation.season_length(prepared.table.frequency, config.data.season_length)
 
 
-def evaluate(model: Any, prepared: PreparedData, config: Config, part: str) -> dict[str, Any]:
-    """The model's metrics on ``part`` beside the naive and seasonal naive baselines'."""
-    window = config.window
-    return evaluation.compare_with_baselines(
-        prepared,
-        part,
-        checked_forecasts(model, prepared, config, part),
-        window.input_width,
-        window.horizon,
-        evaluation.default_baselines(season_of(config, prepared)),
-    )
+def evaluate(
+    model: Any, prepared: PreparedData, config: Config, parts: tuple[str, ...] = ("val", "test")
+) -> dict[str, dict[str, Any]]:
+    """The model's metrics on each of ``parts`` beside the baselines'."""
+    window, baselines = config.window, baselines_of(config, prepared)
+    return {
+        part: evaluation.compare_with_baselines(
+            prepared,
+            part,
+            checked_forecasts(model, prepared, config, part),
+            window.input_width,
+            window.horizon,
+            baselines,
+        )
+        for part in parts
+    }
+
+
+def baselines_of(config: Config, prepared: PreparedData) -> dict[str, Any]:
+    """The baselines a run is scored beside: naive, seasonal naive and those of
+    ``evaluation.baselines`` (each fitted once, on the train rows, when first asked)."""
+    from tsforecast.classical import classical_baselines
+
+    season = season_of(config, prepared)
+    return {
+        **evaluation.default_baselines(season),
+        **classical_baselines(config.evaluation.baselines, season),
+    }
 
 
 #: The most series of a panel the forecast figure shows.
@@ -312,7 +329,7 @@ def _train_into(
     best_epoch = None if fitted is None or fitted.best_epoch is None else fitted.best_epoch + 1
     metrics = {
         "model": config.model.type,
-        **{part: evaluate(model, prepared, config, part) for part in ("val", "test")},
+        **evaluate(model, prepared, config),
         "periods": prepared.periods(),
         "baselines": {"season_length": season_of(config, prepared)},
         "architecture": {

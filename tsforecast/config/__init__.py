@@ -21,6 +21,7 @@ from tsforecast.config.loading import (
 from tsforecast.config.sections import (
     Config,
     EarlyStoppingConfig,
+    EvaluationConfig,
     LRScheduleConfig,
     ModelConfig,
     OptimizerConfig,
@@ -34,6 +35,7 @@ __all__ = [
     "Config",
     "DataConfig",
     "EarlyStoppingConfig",
+    "EvaluationConfig",
     "LRScheduleConfig",
     "ModelConfig",
     "OptimizerConfig",

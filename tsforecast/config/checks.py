@@ -171,10 +171,26 @@ def _check_loss(config: Config) -> None:
             "them negative; use data.scaler: minmax."
         )
     head = getattr(config.model.params, "head", "vector")
-    if (config.training.loss == "pinball") != (head == "quantile"):
+    for loss, owner in (("pinball", "quantile"), ("nll", "distribution")):
+        if (config.training.loss == loss) != (head == owner):
+            raise ConfigError(
+                f"training.loss {config.training.loss} does not fit model.head {head}: the "
+                f"{owner} head trains with the {loss} loss, and only it does."
+            )
+    if head == "distribution":
+        _check_distribution(config)
+
+
+def _check_distribution(config: Config) -> None:
+    """Counts must stay counts for the negative binomial (the per-window stages are refused
+    with any head but vector, see :func:`_check_preprocessing_head`)."""
+    data = config.data
+    if config.model.params.likelihood == "negative_binomial" and (
+        data.scaler != "none" or data.transform
+    ):
         raise ConfigError(
-            f"training.loss {config.training.loss} does not fit model.head {head}: the "
-            "quantile head trains with the pinball loss, and only it does."
+            "model.likelihood negative_binomial models counts as they are; set data.scaler: "
+            "none and no data.transform."
         )
 
 
@@ -229,6 +245,25 @@ def _check_preprocessing_head(config: Config) -> None:
         )
 
 
+def _check_baselines(config: Config) -> None:
+    """Classical baselines need statsforecast, and train rows in every series."""
+    baselines = config.evaluation.baselines
+    if not baselines:
+        return
+    if config.data.split.by == "series":
+        raise ConfigError(
+            "evaluation.baselines are fitted on each series' train rows; data.split.by: "
+            "series holds whole series out, so they have none."
+        )
+    import importlib.util
+
+    if importlib.util.find_spec("statsforecast") is None:
+        raise ConfigError(
+            f"evaluation.baselines {', '.join(baselines)} need statsforecast; install it with "
+            "pip install 'tsforecast[classical]'."
+        )
+
+
 CROSS_CHECKS = (
     _check_source,
     _check_columns,
@@ -241,4 +276,5 @@ CROSS_CHECKS = (
     _check_lr_schedule,
     _check_recursive,
     _check_speed,
+    _check_baselines,
 )

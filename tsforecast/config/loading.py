@@ -15,6 +15,7 @@ from tsforecast.config.checks import CROSS_CHECKS
 from tsforecast.config.data import SYNTHETIC_COLUMN, DataConfig
 from tsforecast.config.sections import (
     Config,
+    EvaluationConfig,
     ModelConfig,
     OutputConfig,
     TrainingConfig,
@@ -29,6 +30,7 @@ SECTIONS = {
     "window": WindowConfig,
     "model": ModelConfig,
     "training": TrainingConfig,
+    "evaluation": EvaluationConfig,
     "output": OutputConfig,
 }
 _REQUIRED_SECTIONS = ("data", "window", "model")
@@ -48,15 +50,21 @@ def _parse_model(raw: Any) -> ModelConfig:
     return ModelConfig(type=spec.name, params=params)
 
 
+#: The loss each head trains with unless training.loss says otherwise.
+_HEAD_LOSS = {"quantile": "pinball", "distribution": "nll"}
+
+
 def _default_loss(raw: Mapping, model: ModelConfig) -> Any:
-    """The quantile head's loss defaults to pinball; other heads keep the schema default."""
+    """The quantile head's loss defaults to pinball, the distribution head's to nll; other
+    heads keep the schema default."""
     training = raw.get("training")
-    if getattr(model.params, "head", "vector") != "quantile":
+    loss = _HEAD_LOSS.get(getattr(model.params, "head", "vector"))
+    if loss is None:
         return training
     if training is None:
-        return {"loss": "pinball"}
+        return {"loss": loss}
     if isinstance(training, Mapping) and "loss" not in training:
-        return {**training, "loss": "pinball"}
+        return {**training, "loss": loss}
     return training
 
 
@@ -99,6 +107,7 @@ def config_from_dict(raw: Any, base_dir: Path | None = None) -> Config:
         model=model,
         training=parse_section(TrainingConfig, _default_loss(raw, model), "training"),
         output=parse_section(OutputConfig, raw.get("output"), "output"),
+        evaluation=parse_section(EvaluationConfig, raw.get("evaluation"), "evaluation"),
     )
     registry.check_params(config.model.type, config.model.params, config.window)
     for check in CROSS_CHECKS:

@@ -1,5 +1,5 @@
-"""The ``window:``, ``model:``, ``training:`` and ``output:`` sections, and the whole
-:class:`Config`."""
+"""The ``window:``, ``model:``, ``training:``, ``evaluation:`` and ``output:`` sections, and
+the whole :class:`Config`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tsforecast.schema import (
     probability,
     safe_name,
     seed_range,
+    unique,
 )
 
 
@@ -103,10 +104,11 @@ class TrainingConfig:
     batch_size: int = option(64, help="Windows per batch.", check=positive)
     optimizer: OptimizerConfig = option(OptimizerConfig(), help="")
     lr_schedule: LRScheduleConfig = option(LRScheduleConfig(), help="")
-    loss: Literal["mse", "mae", "huber", "mape", "msle", "pinball"] = option(
+    loss: Literal["mse", "mae", "huber", "mape", "msle", "pinball", "nll"] = option(
         "mse",
-        help="Training loss (on the scaled data); `pinball` goes with model.head quantile, "
-        "which it is the default of.",
+        help="Training loss (on the scaled data); `pinball` goes with model.head quantile "
+        "and `nll` (negative log-likelihood) with model.head distribution, each the default "
+        "of its head.",
     )
     early_stopping: EarlyStoppingConfig = option(EarlyStoppingConfig(), help="")
     seed: int = option(42, help="Seed for weights, shuffling and dropout.", check=seed_range)
@@ -166,6 +168,23 @@ class OutputConfig:
     )
 
 
+#: Classical baselines ``evaluation.baselines`` may add, fitted by statsforecast.
+CLASSICAL_BASELINES = ("ets", "theta", "arima")
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """What every run is scored beside, besides naive and seasonal naive."""
+
+    baselines: tuple[Literal[CLASSICAL_BASELINES], ...] = option(
+        (),
+        help="Classical baselines fitted on each series' train rows and scored on the same "
+        "windows: `ets` (AutoETS), `theta` (AutoTheta), `arima` (AutoARIMA), from "
+        "statsforecast (`pip install 'tsforecast[classical]'`).",
+        check=unique,
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """A whole, validated configuration."""
@@ -175,3 +194,4 @@ class Config:
     model: ModelConfig
     training: TrainingConfig = TrainingConfig()
     output: OutputConfig = OutputConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()

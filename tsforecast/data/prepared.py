@@ -71,14 +71,21 @@ class PreparedData:
         """The series that have training rows."""
         return np.flatnonzero(self.bounds.train_end > self.table.offsets[:-1])
 
+    def _series(self, starts: np.ndarray) -> np.ndarray | None:
+        """Where the scaler's statistics of each window's series are (None: global)."""
+        index = self.scaler.series_index(self.table.ids)
+        if index is None:
+            return None
+        return index[np.searchsorted(self.table.offsets, starts, side="right") - 1]
+
+    def scale_targets(self, values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Target forecasts ``(n_windows, ..., n_targets)`` in original units, scaled."""
+        return self.scaler.scale_targets(values, self._series(starts))
+
     def inverse(self, scaled: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """Scaled target forecasts ``(n_windows, ..., n_targets)`` of the windows at
         ``starts``, in original units."""
-        index = self.scaler.series_index(self.table.ids)
-        series = None
-        if index is not None:
-            series = index[np.searchsorted(self.table.offsets, starts, side="right") - 1]
-        return self.scaler.inverse_targets(scaled, series)
+        return self.scaler.inverse_targets(scaled, self._series(starts))
 
 
 def _mase_scale(table: SeriesTable, bounds: SplitBounds) -> np.ndarray:

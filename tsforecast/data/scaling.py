@@ -156,6 +156,16 @@ class Scaler:
             offset, scale = offset.reshape(shape), scale.reshape(shape)
         return self.transform_.inverse(x * scale + offset)
 
+    def scale_targets(self, x: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
+        """Transform and scale target values: the inverse of :meth:`inverse_targets`."""
+        self._check_fitted()
+        x = self.transform_.transform(np.asarray(x, dtype="float64"))
+        offset, scale = self._map(slice(0, x.shape[-1]), series)
+        if series is not None and self.scope == "series":
+            shape = (len(series),) + (1,) * (x.ndim - 2) + (x.shape[-1],)
+            offset, scale = offset.reshape(shape), scale.reshape(shape)
+        return (x - offset) / scale
+
     def transform_static(self, static: np.ndarray) -> np.ndarray:
         """Standardise numeric static covariates ``(n_series, n_static)``."""
         self._check_fitted()

@@ -20,9 +20,13 @@ DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 def head_option() -> Any:
     return option(
         "vector",
-        help="Output head: `vector`, `sequence`, `recursive` or `quantile` "
+        help="Output head: `vector`, `sequence`, `recursive`, `quantile` or `distribution` "
         "(see Models for which families support which).",
     )
+
+
+#: The likelihoods of the ``distribution`` head.
+LIKELIHOODS = ("normal", "student_t", "negative_binomial")
 
 
 def quantile_levels(value: Any) -> str | None:
@@ -37,8 +41,9 @@ def quantile_levels(value: Any) -> str | None:
 def quantiles_option() -> Any:
     return option(
         DEFAULT_QUANTILES,
-        help="Quantile levels the `quantile` head predicts; must hold 0.5 and one level on "
-        "each side (the outermost give the interval).",
+        help="Quantile levels the `quantile` head predicts (and the `distribution` head "
+        "reports); must hold 0.5 and one level on each side (the outermost give the "
+        "interval).",
         check=quantile_levels,
     )
 
@@ -46,12 +51,18 @@ def quantiles_option() -> Any:
 @dataclass(frozen=True)
 class HeadParams:
     """The parameters every family with an output head shares: its head, the quantile
-    levels of the quantile head, and the L1/L2 penalties on kernel weights."""
+    levels of the quantile and distribution heads, the distribution head's likelihood, and
+    the L1/L2 penalties on kernel weights."""
 
     l1: float = option(0.0, help="L1 penalty on kernel weights.", check=non_negative)
     l2: float = option(0.0, help="L2 penalty on kernel weights.", check=non_negative)
     head: str = head_option()
     quantiles: tuple[float, ...] = quantiles_option()
+    likelihood: Literal[LIKELIHOODS] = option(
+        "normal",
+        help="Likelihood of the `distribution` head: `normal`, `student_t` or "
+        "`negative_binomial` (counts; needs data.scaler none).",
+    )
 
 
 def units_option(default: tuple[int, ...], help: str) -> Any:

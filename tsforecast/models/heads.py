@@ -9,6 +9,9 @@ Heads (``model.head``):
   back as the newest input (the iterative strategy); it is trained on one-step targets.
 - ``quantile``: every future step gets one value per quantile level, trained with the
   pinball loss; the median is the point forecast.
+- ``distribution``: every future step gets the parameters of a Normal, Student-t or
+  negative binomial distribution (DeepAR's likelihood head), trained with its negative
+  log-likelihood; the mean is the point forecast and the quantiles are read from it.
 
 Whatever the head, :func:`read_output` turns the raw model output into the
 ``(n_windows, horizon, n_targets)`` point forecast (and quantiles) that evaluation,
@@ -22,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-HEADS = ("vector", "sequence", "recursive", "quantile")
+HEADS = ("vector", "sequence", "recursive", "quantile", "distribution")
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,13 @@ def read_output(raw: Any, params: Any) -> Forecast:
         levels = tuple(float(q) for q in params.quantiles)
         # (n, horizon, n_targets, n_levels) -> median (n, horizon, n_targets)
         return Forecast(raw[..., levels.index(0.5)], raw, levels)
+    if head == "distribution":
+        from tsforecast.models.distribution_head import mean_from_params, quantiles_from_params
+
+        levels = tuple(float(q) for q in params.quantiles)
+        # (n, horizon, n_targets, n_params) -> mean, and quantiles (..., n_levels)
+        quantiles = quantiles_from_params(raw, params.likelihood, levels)
+        return Forecast(mean_from_params(raw, params.likelihood), quantiles, levels)
     return Forecast(raw)
 
 
@@ -153,10 +163,24 @@ def last_step(sequence: Any) -> Any:
     return keras.layers.Flatten(name="last_step_features")(x)
 
 
+def distribution_head(features: Any, shape: Any, likelihood: str) -> Any:
+    """The parameters of each future step's distribution.
+
+    Shapes: ``(batch, units) -> (batch, horizon, n_targets, n_params)``.
+    """
+    from tsforecast.models.distribution_head import DistributionParameters
+
+    return DistributionParameters(likelihood, shape.n_targets, shape.horizon, name="forecast")(
+        features
+    )
+
+
 def from_features(features: Any, shape: Any, params: Any, regularizer: Any = None) -> Any:
     """The head ``params.head`` on one feature vector per window, ``(batch, units)``."""
     if head_of(params) == "quantile":
         return quantile_head(features, shape, params.quantiles, regularizer)
+    if head_of(params) == "distribution":
+        return distribution_head(features, shape, params.likelihood)
     return vector_head(features, shape, regularizer)
 
 
@@ -182,6 +206,11 @@ def from_decoder(decoded: Any, shape: Any, params: Any, regularizer: Any = None)
     """
     import keras
 
+    if head_of(params) == "distribution":
+        from tsforecast.models.distribution_head import DistributionParameters
+
+        # (batch, horizon, units) -> (batch, horizon, n_targets, n_params), one map per step
+        return DistributionParameters(params.likelihood, shape.n_targets, name="forecast")(decoded)
     quantile = head_of(params) == "quantile"
     levels = len(params.quantiles) if quantile else 1
     x = keras.layers.Dense(

@@ -40,16 +40,16 @@ class RecurrentParams(HeadParams):
     encoder_decoder: bool = option(
         False,
         help="Encoder-decoder: the stack's final states start a decoder that unrolls "
-        "`horizon` steps (heads vector and quantile).",
+        "`horizon` steps (heads vector, quantile and distribution).",
     )
 
 
 def check_recurrent(params: RecurrentParams, window: Any) -> None:
     """The encoder-decoder emits ``horizon`` steps itself, so it takes only per-step heads."""
-    if params.encoder_decoder and params.head not in ("vector", "quantile"):
+    if params.encoder_decoder and params.head not in ("vector", "quantile", "distribution"):
         raise ConfigError(
             f"model.encoder_decoder decodes window.horizon steps itself; it works with "
-            f"model.head vector or quantile, not {params.head}."
+            f"model.head vector, quantile or distribution, not {params.head}."
         )
 
 

@@ -33,6 +33,8 @@ from tsforecast.schema import suggest
 DIRECT = ("vector", "recursive", "quantile")
 #: Families with per-step features can also emit a forecast at every step.
 PER_STEP = ("vector", "sequence", "recursive", "quantile")
+#: The recurrent families also end in DeepAR's likelihood head.
+RECURRENT = (*PER_STEP, "distribution")
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ _SPECS = (
             kind,
             recurrent.RecurrentParams,
             f"tsforecast.models.recurrent:build_{kind}",
-            heads=PER_STEP,
+            heads=RECURRENT,
             summary=f"Stacked {layer} layers; the last state feeds the head, or every step's "
             "for `sequence`.",
             check=recurrent.check_recurrent,
@@ -254,8 +256,12 @@ def check_params(name: str, params: Any, window: Any) -> None:
             f"it supports: {', '.join(spec.heads)}."
         )
     quantiles = getattr(params, "quantiles", DEFAULT_QUANTILES)
-    if head != "quantile" and tuple(quantiles) != DEFAULT_QUANTILES:
-        raise ConfigError(f"model.quantiles applies to model.head quantile, not {head}.")
+    if head not in ("quantile", "distribution") and tuple(quantiles) != DEFAULT_QUANTILES:
+        raise ConfigError(
+            f"model.quantiles applies to model.head quantile or distribution, not {head}."
+        )
+    if head != "distribution" and getattr(params, "likelihood", "normal") != "normal":
+        raise ConfigError(f"model.likelihood applies to model.head distribution, not {head}.")
     if spec.check is not None:
         spec.check(params, window)
 

@@ -139,14 +139,19 @@ def make_optimizer(config: OptimizerConfig, learning_rate: Any = None) -> Any:
     return keras.optimizers.Adam(weight_decay=config.weight_decay, **common)
 
 
-def make_loss(name: str, quantiles: tuple[float, ...] = DEFAULT_QUANTILES) -> Any:
-    """The Keras loss for a ``training.loss`` name (``quantiles`` for ``pinball``)."""
+def make_loss(name: str, params: Any = None) -> Any:
+    """The Keras loss for a ``training.loss`` name; ``pinball`` reads the quantile levels
+    and ``nll`` the likelihood of the model's ``params``."""
     import keras
 
     if name == "pinball":
         from tsforecast.models.losses import PinballLoss
 
-        return PinballLoss(quantiles)
+        return PinballLoss(getattr(params, "quantiles", DEFAULT_QUANTILES))
+    if name == "nll":
+        from tsforecast.models.distribution_head import DistributionNLL
+
+        return DistributionNLL(getattr(params, "likelihood", "normal"))
     return {
         "mse": keras.losses.MeanSquaredError,
         "mae": keras.losses.MeanAbsoluteError,
@@ -219,7 +224,7 @@ def build_compiled_model(
     steps_per_epoch = batches_per_epoch(len(prepared.starts["train"]), training.batch_size)
     network.compile(
         optimizer=make_optimizer(training.optimizer, make_learning_rate(training, steps_per_epoch)),
-        loss=make_loss(training.loss, getattr(params, "quantiles", DEFAULT_QUANTILES)),
+        loss=make_loss(training.loss, params),
         jit_compile=training.jit_compile,
         steps_per_execution=training.steps_per_execution,
     )

@@ -1,0 +1,109 @@
+"""Classical baselines: what a statistician would fit, scored on the run's own windows.
+
+``evaluation.baselines: [ets, theta, arima]`` adds statsforecast's AutoETS, AutoTheta and
+AutoARIMA beside naive and seasonal naive. Each is fitted once per series and target on
+that series' train rows, in original units (model selection and parameters see nothing
+later), and forecasts every window from the rows before its origin with those fitted
+parameters (statsforecast's ``forward``), so it is scored on exactly the windows the model
+is. statsforecast is an optional dependency (``pip install 'tsforecast[classical]'``),
+imported only when one of these baselines is asked for.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from tsforecast.data import windows
+from tsforecast.data.prepared import PreparedData
+from tsforecast.errors import ConfigError, DataError
+
+#: statsforecast's model of each baseline name.
+MODELS = {"ets": "AutoETS", "theta": "AutoTheta", "arima": "AutoARIMA"}
+
+
+def _model(name: str, season: int, n_train: int) -> Any:
+    try:
+        from statsforecast import models
+    except ImportError:
+        raise ConfigError(
+            f"evaluation.baselines {name} needs statsforecast; install it with "
+            "pip install 'tsforecast[classical]'."
+        ) from None
+    if name == "arima":
+        # R's auto.arima approximates the likelihood during its search on long or finely
+        # seasonal series; exact search takes minutes on weekly data of a few years
+        return models.AutoARIMA(season_length=season, approximation=n_train > 150 or season > 12)
+    return getattr(models, MODELS[name])(season_length=season)
+
+
+class ClassicalBaseline:
+    """A :data:`~tsforecast.evaluation.Baseline` fitted lazily, once per series and target.
+
+    Args:
+        name: ``ets``, ``theta`` or ``arima``.
+        season: The season length in steps.
+    """
+
+    def __init__(self, name: str, season: int) -> None:
+        self.name = name
+        self.season = season
+        self._fitted: dict[tuple[int, int], Any] = {}
+
+    def _fit(self, prepared: PreparedData, series: int, target: int) -> Any:
+        key = (series, target)
+        if key not in self._fitted:
+            table = prepared.table
+            lo, hi = int(table.offsets[series]), int(prepared.bounds.train_end[series])
+            model = _model(self.name, self.season, hi - lo)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    self._fitted[key] = model.fit(table.values[lo:hi, target])
+                except Exception as exc:  # statsforecast raises many kinds
+                    raise DataError(
+                        f"The {self.name} baseline cannot be fitted to "
+                        f"{_where(prepared, series, target)}: {_first_line(exc)}"
+                    ) from None
+        return self._fitted[key]
+
+    def __call__(
+        self, prepared: PreparedData, starts: np.ndarray, width: int, horizon: int
+    ) -> np.ndarray:
+        """Scaled forecasts ``(n_windows, horizon, n_targets)`` of the given windows."""
+        table = prepared.table
+        origins = windows.origins(starts, width)
+        owners = np.searchsorted(table.offsets, starts, side="right") - 1
+        out = np.empty((len(starts), horizon, table.n_targets))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for i, (series, origin) in enumerate(zip(owners, origins, strict=True)):
+                lo = int(table.offsets[series])
+                for j in range(table.n_targets):
+                    model = self._fit(prepared, int(series), j)
+                    history = table.values[lo:origin, j]
+                    out[i, :, j] = model.forward(y=history, h=horizon)["mean"]
+        if not np.isfinite(out).all():
+            raise DataError(
+                f"The {self.name} baseline forecasts NaN or infinite values; leave it out of "
+                "evaluation.baselines for this data."
+            )
+        return prepared.scale_targets(out, starts)
+
+
+def _where(prepared: PreparedData, series: int, target: int) -> str:
+    table = prepared.table
+    column = f"column '{table.columns[target]}'"
+    return f"{column} of series '{table.ids[series]}'" if table.ids is not None else column
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def classical_baselines(names: tuple[str, ...], season: int) -> dict[str, ClassicalBaseline]:
+    """The baselines of ``evaluation.baselines``, by name."""
+    return {name: ClassicalBaseline(name, season) for name in names}
