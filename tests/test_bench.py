@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -57,12 +58,19 @@ def test_quick_bench_runs_every_suite(tmp_path):
         "| ETTh1 | horizon 96 | repeat last (naive) | 1.294 | 1.295 | 1.000 | 1.295 |" in markdown
     )
     assert "(quick mode)" in markdown and "cores available" in markdown
+    # The classical suite scores auto beside seasonal naive and ETS on the same windows.
+    auto = records[("classical", "airline", "horizon 12", "auto, median of best 3")]
+    assert auto["status"] == "ok" and auto["n_windows"] == 18
+    assert set(auto["baselines"]) == {"naive", "seasonal_naive", "ets"}
+    assert auto["baselines"]["seasonal_naive"] == pytest.approx(46.77, abs=0.01)
+    assert "| airline | horizon 12 | 18 |" in markdown
+    assert "at or below the best classical model on " in markdown
     assert (BENCH / "RESULTS.md").read_text() == committed
 
 
 def test_every_benchmark_config_is_valid_or_reported_unavailable():
     checked = 0
-    for name in ("homl", "ett"):
+    for name in ("homl", "ett", "classical"):
         for run in load_suite(BENCH, name).runs:
             path = BENCH / run.config
             if unavailable(path) is not None:
@@ -71,7 +79,7 @@ def test_every_benchmark_config_is_valid_or_reported_unavailable():
                 config = load_config(path, [*run.overrides, *candidate])
                 assert config.window.horizon > 0
                 checked += 1
-    assert checked >= 4 + 8 + 16
+    assert checked >= 4 + 8 + 16 + 12
 
 
 def test_unavailable_models_and_heads(tmp_path):
@@ -93,6 +101,42 @@ def test_merging_keeps_other_suites():
     old = [{"suite": "homl", "dataset": "sines"}, {"suite": "ett", "dataset": "ETTh1"}]
     new = [{"suite": "ett", "dataset": "ETTh2"}]
     assert merge_records(old, new) == [old[0], new[0]]
+
+
+def test_merging_one_row_keeps_the_rest_of_its_suite_in_place():
+    def row(task, ours):
+        return {"suite": "ett", "dataset": "ETTh1", "task": task, "model": "m", "ours": ours}
+
+    old = [row("horizon 96", 1.0), row("horizon 192", 2.0), row("horizon 336", 3.0)]
+    merged = merge_records(old, [row("horizon 192", 2.5)], rows_only=True)
+    assert [r["ours"] for r in merged] == [1.0, 2.5, 3.0]
+
+
+def test_only_runs_the_named_row_and_names_the_rows_when_unknown(tmp_path):
+    args = ["--quick", "--benchmarks", str(BENCH), "--results", str(tmp_path)]
+    args += ["--runs", str(tmp_path / "runs")]
+    result = CliRunner().invoke(main, ["bench", "homl", "--only", "Sines/Next step", *args])
+    assert result.exit_code == 0, result.output
+    records = json.loads((tmp_path / "results.json").read_text())["records"]
+    assert records and {(r["dataset"], r["task"]) for r in records} == {("sines", "next step")}
+    result = CliRunner().invoke(main, ["bench", "homl", "--only", "sines/next year", *args])
+    assert result.exit_code == 2
+    assert "--only sines/next year: no such row" in result.stderr
+    assert "'sines/next step'" in result.stderr
+
+
+def test_packaged_datasets_are_written_from_their_packages(tmp_path):
+    pytest.importorskip("statsmodels")
+    from tsforecast.data.packaged import DATASETS, write_dataset
+
+    frame = pd.read_csv(write_dataset("grunfeld", tmp_path / "grunfeld.csv"))
+    assert frame.shape == (220, 5) and frame["firm"].nunique() == 11
+    assert frame.groupby("firm")["date"].is_monotonic_increasing.all()
+    co2 = pd.read_csv(write_dataset("co2", tmp_path / "co2.csv"))
+    assert len(co2) == 2284 and not co2["co2"].isna().any()
+    assert set(DATASETS) >= {"sunspots", "macro", "airline", "co2", "seattle", "grunfeld"}
+    with pytest.raises(ConfigError, match="Unknown packaged dataset 'm4'"):
+        write_dataset("m4", tmp_path / "m4.csv")
 
 
 def test_bad_manifest_is_one_error_line(tmp_path):

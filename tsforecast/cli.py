@@ -238,14 +238,15 @@ def predict(
 
 
 @main.command()
-@click.argument("suite", type=click.Choice(["homl", "ett", "all"]))
+@click.argument("suite", type=click.Choice(["homl", "ett", "classical", "all"]))
 @click.option("--quick", is_flag=True, help="Few epochs, one horizon, few series: a smoke test.")
+@click.option("--only", metavar="DATASET/TASK", help="Run one row (or DATASET's rows) only.")
 @folder_option("--benchmarks", "bench_dir", "benchmarks", "The suite manifests and configs.")
 @folder_option("--results", "results_dir", None, "For RESULTS.md (default: --benchmarks).")
 @folder_option("--runs", "runs_dir", "runs/bench", "Parent of the benchmark run directories.")
 @reports_errors
-def bench(suite: str, quick: bool, bench_dir: str, results_dir: str | None, runs_dir: str) -> None:
-    """Re-run published benchmark tables (SUITE: homl, ett or all) and write RESULTS.md."""
+def bench(suite: str, quick: bool, only: str | None, **folders: str) -> None:
+    """Re-run benchmark tables (SUITE: homl, ett, classical or all) and write RESULTS.md."""
     quiet_tensorflow()
     import tensorflow as tf
 
@@ -254,15 +255,15 @@ def bench(suite: str, quick: bool, bench_dir: str, results_dir: str | None, runs
     from tsforecast.commands.bench import bench as run_bench
     from tsforecast.reports import bench_line
 
-    suites = list(SUITES) if suite == "all" else [suite]
-    if results_dir is None:
-        results_dir = "runs/bench-quick" if quick else bench_dir
+    bench_dir = folders["bench_dir"]
+    results_dir = folders["results_dir"] or ("runs/bench-quick" if quick else bench_dir)
     records = run_bench(
-        suites,
+        list(SUITES) if suite == "all" else [suite],
         Path(bench_dir),
         Path(results_dir),
-        Path(runs_dir).resolve(),
+        Path(folders["runs_dir"]).resolve(),
         quick=quick,
+        only=only,
         progress=lambda message: click.echo(message, err=True),
     )
     for record in records:

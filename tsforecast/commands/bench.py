@@ -25,7 +25,7 @@ from tsforecast.errors import ConfigError
 from tsforecast.models import registry
 from tsforecast.schema import check_keys
 
-SUITES = ("homl", "ett")
+SUITES = ("homl", "ett", "classical")
 RESULTS_JSON = "results.json"
 RESULTS_MD = "RESULTS.md"
 #: The test batch size whose ``drop_last=True`` convention several published tables used.
@@ -51,6 +51,12 @@ class BenchRun:
     select: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     quick: bool = False
     note: str = ""
+    data: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``DATASET/TASK``, as ``--only`` names the row."""
+        return f"{self.dataset}/{self.task}"
 
     def candidates(self, quick: bool) -> list[tuple[str, ...]]:
         """Override sets to try, one per combination of the ``select`` values."""
@@ -95,6 +101,7 @@ RUN_KEYS = [
     "note",
     "metric",
     "split",
+    "data",
 ]
 
 
@@ -126,6 +133,7 @@ def load_suite(bench_dir: Path, name: str) -> Suite:
                 select={k: tuple(v) for k, v in select.items()},
                 quick=bool(entry.get("quick", False)),
                 note=str(entry.get("note", "")),
+                data=entry.get("data"),
             )
         )
     quick = raw.get("quick") or {}
@@ -246,6 +254,11 @@ def run_one(
         record["status"] = reason
         return record
     base = [*run.overrides, *(quick_overrides if quick else ()), f"output.dir={runs_dir}"]
+    if run.data is not None:  # a dataset that ships in a package, written out as CSV
+        from tsforecast.data.packaged import write_dataset
+
+        path = write_dataset(run.data, runs_dir / "data" / f"{run.data}.csv")
+        base.append(f"data.path={path}")
     trials = []
     for candidate in run.candidates(quick):
         config = load_config(config_path, [*base, *candidate])
@@ -265,7 +278,12 @@ def run_one(
         scaled_mae=part["model"]["scaled_mae"],
         naive=part["naive"][run.metric],
         n_windows=part["n_windows"],
-        epochs_trained=result.metrics["training"]["epochs_trained"],
+        epochs_trained=result.metrics["training"].get("epochs_trained"),
+        baselines={
+            name: found[run.metric]
+            for name, found in part.items()
+            if name != "model" and isinstance(found, dict) and run.metric in found
+        },
         selection=[
             {
                 "set": list(c),
@@ -286,11 +304,13 @@ def run_suite(
     runs_dir: Path,
     *,
     quick: bool = False,
+    only: str | None = None,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every run of suite ``name`` (only those marked ``quick`` in quick mode)."""
+    """Run every run of suite ``name`` (only those marked ``quick`` in quick mode, only
+    those of row ``only`` when given)."""
     suite = load_suite(bench_dir, name)
-    runs = [r for r in suite.runs if r.quick or not quick]
+    runs = [r for r in suite.runs if (r.quick or not quick) and _selected(r, only)]
     records = []
     for i, run in enumerate(runs, 1):
         label = f"[{name} {i}/{len(runs)}] {run.dataset}, {run.task}, {run.model}"
@@ -310,12 +330,25 @@ def run_suite(
     return records
 
 
+def _selected(run: BenchRun, only: str | None) -> bool:
+    """Whether ``--only DATASET/TASK`` (or ``--only DATASET``) names this run's row."""
+    if only is None:
+        return True
+    wanted = only.strip().lower()
+    return wanted in (run.label.lower(), run.dataset.lower())
+
+
 def _key(record: dict[str, Any]) -> tuple:
     return (record["suite"], record["dataset"], record["task"], record["model"])
 
 
-def merge_records(old: list[dict], new: list[dict]) -> list[dict]:
-    """``old`` with every record of the suites in ``new`` replaced by ``new``'s records."""
+def merge_records(old: list[dict], new: list[dict], *, rows_only: bool = False) -> list[dict]:
+    """``old`` with every record of the suites in ``new`` replaced by ``new``'s records
+    (with ``rows_only``, only the records of the same rows, in their places)."""
+    if rows_only:
+        fresh = {_key(r): r for r in new}
+        kept = [fresh.pop(_key(r), r) for r in old]
+        return kept + list(fresh.values())
     suites = {r["suite"] for r in new}
     return [r for r in old if r["suite"] not in suites] + new
 
@@ -386,6 +419,8 @@ def results_markdown(
                     seconds += f" ({total:.0f} with selection)"
                 cells += [seconds, f"`{r['config']}`"]
             lines.append("| " + " | ".join(cells) + " |")
+        if any(set(CLASSICAL) & set(r.get("baselines", {})) for r in rows):
+            lines += ["", *_classical_table(rows)]
         selections = [r for r in rows if len(r.get("selection", [])) > 1]
         if selections:
             lines += ["", "Candidates tried, chosen on the validation split only:", ""]
@@ -406,6 +441,48 @@ def results_markdown(
     return "\n".join(lines)
 
 
+#: The classical baselines of ``evaluation.baselines``, as the classical table orders them.
+CLASSICAL = ("ets", "theta", "arima")
+
+
+def _classical_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Each dataset's models beside seasonal naive and the classical baselines, all scored
+    on the same test windows; the first model of a dataset is the one the goal is about."""
+    models = list(dict.fromkeys(r["model"] for r in rows if r["status"] == "ok"))
+    metric = rows[0]["metric"]
+    baselines = ["naive", "seasonal_naive", *CLASSICAL]
+    header = ["dataset", "task", "windows", *baselines, *models, "first / best classical"]
+    lines = [
+        f"Test {metric} of every model and baseline on the same windows (lowest in bold):",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    wins = total = 0
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        ok = [r for r in rows if r["dataset"] == dataset and r["status"] == "ok"]
+        if not ok:
+            continue
+        found = ok[0].get("baselines", {})
+        ours = {r["model"]: r["ours"] for r in ok}
+        figures = [found.get(b) for b in baselines] + [ours.get(m) for m in models]
+        best = min(v for v in figures if v is not None)
+        cells = [f"**{_fmt(v)}**" if v == best else _fmt(v) for v in figures]
+        classical = [found[b] for b in CLASSICAL if b in found]
+        ratio = "-"
+        if classical:
+            first = ok[0]["ours"] / min(classical)
+            ratio = f"{first:.3f}"
+            wins, total = wins + (first <= 1), total + 1
+        lines.append(
+            f"| {dataset} | {ok[0]['task']} | {ok[0]['n_windows']} | "
+            + " | ".join(cells)
+            + f" | {ratio} |"
+        )
+    lines += ["", f"{models[0]} at or below the best classical model on {wins} of {total}."]
+    return lines
+
+
 def bench(
     suites: list[str],
     bench_dir: Path,
@@ -413,9 +490,11 @@ def bench(
     runs_dir: Path,
     *,
     quick: bool = False,
+    only: str | None = None,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Run suites, merge their records into ``results_dir``, and rewrite RESULTS.md.
+    """Run suites (or the one row ``only`` names), merge their records into
+    ``results_dir``, and rewrite RESULTS.md.
 
     Returns:
         The records of this invocation.
@@ -423,6 +502,13 @@ def bench(
     if not bench_dir.is_dir():
         raise ConfigError(f"Benchmark folder not found: {bench_dir}")
     parsed = [load_suite(bench_dir, name) for name in suites]  # fail early on a bad manifest
+    if only is not None:
+        parsed = [s for s in parsed if any(_selected(r, only) for r in s.runs)]
+        if not parsed:
+            raise ConfigError(
+                f"--only {only}: no such row; rows are DATASET/TASK, for example "
+                f"'{load_suite(bench_dir, suites[0]).runs[0].label}'."
+            )
     results_dir.mkdir(parents=True, exist_ok=True)
     json_path = results_dir / RESULTS_JSON
     old: list[dict] = []
@@ -437,15 +523,16 @@ def bench(
     records = []
     for suite in parsed:
         started = time.perf_counter()
-        new = run_suite(suite.name, bench_dir, runs_dir, quick=quick, progress=progress)
+        new = run_suite(suite.name, bench_dir, runs_dir, quick=quick, only=only, progress=progress)
         records += new
-        meta[suite.name] = {
-            **info,
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-            "seconds": round(time.perf_counter() - started, 1),
-            "quick": quick,
-        }
-        old = merge_records(old, new)
+        if only is None or suite.name not in meta:  # one row keeps the suite's wall time
+            meta[suite.name] = {
+                **info,
+                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+                "seconds": round(time.perf_counter() - started, 1),
+                "quick": quick,
+            }
+        old = merge_records(old, new, rows_only=only is not None)
         json_path.write_text(
             json.dumps({"machines": meta, "records": old}, indent=2, allow_nan=False) + "\n",
             encoding="utf-8",
