@@ -219,7 +219,7 @@ def predict(
     strict: bool,
 ) -> None:
     """Forecast the next horizon steps of every series with a trained run."""
-    from tsforecast.runs import check_outside, write_output
+    from tsforecast.files import check_outside, write_output
 
     if output_path is not None:
         check_outside(output_path, [Path(run_dir)], "--output")

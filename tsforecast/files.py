@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from tsforecast.errors import ConfigError, RunError
+
 
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to a new file beside ``path`` and rename it into place.
@@ -85,3 +87,34 @@ def _flock_holder(path: Path) -> int | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+def check_outside(path: str | Path, runs: list[Path], option: str) -> None:
+    """Refuse to write ``path`` inside a run directory: every file there is the run's.
+
+    Raises:
+        ConfigError: naming the option and the run.
+    """
+    target = Path(path).resolve()
+    for run in runs:
+        folder = Path(run).resolve()
+        if target == folder or folder in target.parents:
+            raise ConfigError(
+                f"{option} {path} is inside the run directory {folder}, whose files must not "
+                "be overwritten; write it elsewhere."
+            )
+
+
+def write_output(path: str | Path, content: str | bytes, runs: list[Path], option: str) -> None:
+    """Write a file the user named (``--output``, ``--html``), never into a run directory.
+
+    Raises:
+        ConfigError: when ``path`` lies inside one of ``runs``.
+        RunError: when it cannot be written.
+    """
+    check_outside(path, runs, option)
+    text = content if isinstance(content, str) else content.decode()
+    try:
+        write_atomically(Path(path), text)
+    except OSError as exc:
+        raise RunError(f"Cannot write {path}: {exc.strerror or exc}.") from None

@@ -12,13 +12,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from tsforecast.config.sections import CLASSICAL_BASELINES
 from tsforecast.errors import ConfigError
 from tsforecast.evaluation import POINT_METRICS
 from tsforecast.schema import suggest
 
 PARTS = ("val", "test")
 #: The baselines a metric path or a gate may name.
-BASELINES = ("naive", "seasonal_naive", "ets", "theta", "arima")
+BASELINES = ("naive", "seasonal_naive", *CLASSICAL_BASELINES)
 #: Part-level figures that are not per-forecaster; higher is better for all of them.
 SKILL_METRICS = ("skill_mse",)
 
@@ -147,7 +148,7 @@ def check_gates(metrics: dict[str, Any], gates: Gates) -> list[str]:
                 f"test.mse of the model or of the {gates.worse_than} baseline is missing"
                 + (
                     " (add it with evaluation.baselines)"
-                    if gates.worse_than in ("ets", "theta", "arima")
+                    if gates.worse_than in CLASSICAL_BASELINES
                     else ""
                 )
             )

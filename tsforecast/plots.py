@@ -8,6 +8,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+#: The most series of a panel the forecast figure shows.
+PLOT_SERIES = 6
+
+
+def shown_series(scores: np.ndarray) -> list[tuple[int, str]]:
+    """Up to :data:`PLOT_SERIES` series by score (MASE): the worst, the median and the best
+    two of each when there are more, with what each is."""
+    order = [int(i) for i in np.argsort(scores)[::-1] if np.isfinite(scores[i])]
+    if len(order) <= PLOT_SERIES:
+        return [(i, "") for i in order]
+    middle = len(order) // 2
+    return [
+        *((i, "worst") for i in order[:2]),
+        *((i, "median") for i in order[middle - 1 : middle + 1]),
+        *((i, "best") for i in order[-2:]),
+    ]
+
 
 def _figure(**kwargs):
     """A figure rendered by Agg; no pyplot, so no global figure state and no display."""

@@ -13,6 +13,7 @@ from typing import Any, get_type_hints
 
 import yaml
 
+from tsforecast.config.sections import CLASSICAL_BASELINES
 from tsforecast.errors import ConfigError
 
 #: Test metrics the train summary shows beside the naive baseline.
@@ -278,97 +279,130 @@ def config_reference() -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# HTML reports: one file each, with the figures inside, to open or publish as a CI artifact
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 0.5em 0; }
-th, td { padding: 0.25em 0.8em; border-bottom: 1px solid #ddd; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-.verdict { font-weight: 600; } .muted { color: #666; } img { max-width: 100%; }
-pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
-"""
+# The benchmark tables of RESULTS.md
 
 
-def _html_table(header: list[str], rows: list[list[Any]]) -> str:
-    from html import escape
-
-    head = "".join(f"<th>{escape(str(cell))}</th>" for cell in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(number(cell))}</td>" for cell in row) + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}g}" if value < 10 else f"{value:.1f}"
 
 
-def _page(title: str, body: str) -> str:
-    from html import escape
-
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><h1>{escape(title)}</h1>\n{body}\n</body></html>\n"
-    )
-
-
-def run_report(
-    name: str, metrics: dict[str, Any], config_text: str, figures: dict[str, bytes]
+def results_markdown(
+    records: list[dict[str, Any]], suites: list[Any], machines: dict[str, dict]
 ) -> str:
-    """``report.html`` of a run: its metrics beside the baselines, the periods of its
-    splits, its figures (PNG, embedded) and its config.
+    """RESULTS.md: one table per suite (``bench.Suite``), our figure beside the published one."""
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `tsforecast bench`; do not edit by hand. Every figure comes from the",
+        "config named in its row, trained by `tsforecast.commands.train.train`, the function",
+        "behind `tsforecast train`. Ratio = ours / published (below 1: ours is better).",
+        "Seconds: wall time of the reported run (data preparation, training, evaluation,",
+        "plots); with selection, the time of every candidate together follows.",
+        "",
+    ]
+    for suite in suites:
+        rows = [r for r in records if r["suite"] == suite.name]
+        if not rows:
+            continue
+        info = machines.get(suite.name, {})
+        lines += [f"## {suite.title}", ""]
+        if suite.notes:
+            lines += [suite.notes, ""]
+        if info:
+            lines += [
+                f"Ran {info.get('date', '?')} on {info['cpu']} ({info['cores']} cores available"
+                f", {info['gpus']} GPUs), TensorFlow {info['tensorflow']}, Keras "
+                f"{info['keras']}, Python {info['python']}; suite wall time "
+                f"{info.get('seconds', 0):.0f} s{' (quick mode)' if info.get('quick') else ''}.",
+                "",
+            ]
+        metric, split = rows[0]["metric"], rows[0]["split"]
+        is_ett = metric == "scaled_mse"
+        header = ["dataset", "task", "model", f"ours ({split} {metric})", "published", "ratio"]
+        if is_ett:
+            header += ["ours, drop_last 32", f"{split} scaled_mae", "lookback"]
+        header += ["seconds", "config"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for r in rows:
+            if r["status"] != "ok":
+                cells = [r["dataset"], r["task"], r["model"], r["status"], _fmt(r["published"])]
+                cells += ["-"] * (len(header) - 6) + [f"`{r['config']}`"]
+            else:
+                cells = [
+                    r["dataset"],
+                    r["task"],
+                    r["model"],
+                    _fmt(r["ours"]),
+                    _fmt(r["published"]),
+                    "-" if r["ratio"] is None else f"{r['ratio']:.3f}",
+                ]
+                if is_ett:
+                    cells += [
+                        _fmt(r.get("ours_drop_last_32")),
+                        _fmt(r.get("scaled_mae")),
+                        str(r.get("chosen", {}).get("window.input_width", "-")),
+                    ]
+                seconds = f"{r['seconds']:.0f}"
+                if len(r.get("selection", [])) > 1:
+                    total = sum(t["seconds"] for t in r["selection"])
+                    seconds += f" ({total:.0f} with selection)"
+                cells += [seconds, f"`{r['config']}`"]
+            lines.append("| " + " | ".join(cells) + " |")
+        if any(set(CLASSICAL_BASELINES) & set(r.get("baselines", {})) for r in rows):
+            lines += ["", *_classical_table(rows)]
+        selections = [r for r in rows if len(r.get("selection", [])) > 1]
+        if selections:
+            lines += ["", "Candidates tried, chosen on the validation split only:", ""]
+            lines += [
+                "| dataset | task | model | candidate | val | seconds |",
+                "|---|---|---|---|---|---|",
+            ]
+            for r in selections:
+                chosen = [f"{k}={v}" for k, v in r["chosen"].items()]
+                for trial in r["selection"]:
+                    mark = " (chosen)" if trial["set"] == chosen else ""
+                    lines.append(
+                        f"| {r['dataset']} | {r['task']} | {r['model']} | "
+                        f"{', '.join(trial['set'])}{mark} | {trial['val']:.4f} | "
+                        f"{trial['seconds']:.0f} |"
+                    )
+        lines.append("")
+    return "\n".join(lines)
 
-    Args:
-        name: The run directory's name.
-        metrics: The run's metrics.json data.
-        config_text: Its resolved config (YAML).
-        figures: Caption -> PNG bytes.
-    """
-    import base64
-    from html import escape
 
-    parts = [f'<p class="muted">Model {escape(str(metrics["model"]))}</p>']
-    summary = summary_table(metrics).splitlines()
-    verdicts = [line for line in summary if line.startswith(("On ", "This run", "The "))]
-    parts += [f'<p class="verdict">{escape(line)}</p>' for line in verdicts]
-    for part in ("test", "val"):
-        section = metrics[part]
-        who = [
-            w for w in ("model", "naive", "seasonal_naive", "ets", "theta", "arima") if w in section
-        ]
-        rows = [[m, *(section[w].get(m) for w in who)] for m in SUMMARY_METRICS]
-        title = "Test" if part == "test" else "Validation"
-        parts.append(f"<h2>{title} metrics ({section['n_windows']:,} windows)</h2>")
-        parts.append(_html_table(["metric", *(w.replace("_", " ") for w in who)], rows))
-    periods = metrics.get("periods", {})
-    if periods:
-        parts.append("<h2>Periods</h2>")
-        rows = [
-            [p, v["first"] or "-", v["last"] or "-", v["rows"], v["windows"]]
-            for p, v in periods.items()
-        ]
-        parts.append(_html_table(["split", "first", "last", "rows", "windows"], rows))
-    training = metrics.get("training", {})
-    if training:
-        parts.append("<h2>Training</h2>")
-        parts.append(_html_table(["", "value"], [[k, v] for k, v in training.items()]))
-    for caption, png in figures.items():
-        data = base64.b64encode(png).decode("ascii")
-        image = f'<img alt="{escape(caption)}" src="data:image/png;base64,{data}">'
-        parts.append(f"<h2>{escape(caption)}</h2>{image}")
-    parts.append(f"<h2>Config</h2><pre>{escape(config_text)}</pre>")
-    return _page(f"Run {name}", "\n".join(parts))
-
-
-def leaderboard_html(rows: list[dict[str, Any]]) -> str:
-    """The leaderboard as one HTML page: a ranked table per group of comparable runs."""
-    from html import escape
-
-    parts = []
-    for title in dict.fromkeys(row["group"] for row in rows):
-        members = [row for row in rows if row["group"] == title]
-        columns = [k for k in members[0] if k not in ("metrics", "path", "group", "alone")]
-        note = " (no other run is scored on these test windows)" if members[0]["alone"] else ""
-        parts.append(f"<h2>Test windows: {escape(title)}{escape(note)}</h2>")
-        parts.append(_html_table(columns, [[row[c] for c in columns] for row in members]))
-    return _page("Leaderboard", "\n".join(parts))
+def _classical_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Each dataset's models beside seasonal naive and the classical baselines, all scored
+    on the same test windows; the first model of a dataset is the one the goal is about."""
+    models = list(dict.fromkeys(r["model"] for r in rows if r["status"] == "ok"))
+    metric = rows[0]["metric"]
+    baselines = ["naive", "seasonal_naive", *CLASSICAL_BASELINES]
+    header = ["dataset", "task", "windows", *baselines, *models, "first / best classical"]
+    lines = [
+        f"Test {metric} of every model and baseline on the same windows (lowest in bold):",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    wins = total = 0
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        ok = [r for r in rows if r["dataset"] == dataset and r["status"] == "ok"]
+        if not ok:
+            continue
+        found = ok[0].get("baselines", {})
+        ours = {r["model"]: r["ours"] for r in ok}
+        figures = [found.get(b) for b in baselines] + [ours.get(m) for m in models]
+        best = min(v for v in figures if v is not None)
+        cells = [f"**{_fmt(v)}**" if v == best else _fmt(v) for v in figures]
+        classical = [found[b] for b in CLASSICAL_BASELINES if b in found]
+        ratio = "-"
+        if classical:
+            first = ok[0]["ours"] / min(classical)
+            ratio = f"{first:.3f}"
+            wins, total = wins + (first <= 1), total + 1
+        lines.append(
+            f"| {dataset} | {ok[0]['task']} | {ok[0]['n_windows']} | "
+            + " | ".join(cells)
+            + f" | {ratio} |"
+        )
+    lines += ["", f"{models[0]} at or below the best classical model on {wins} of {total}."]
+    return lines

@@ -261,37 +261,6 @@ class RunDir:
                 self.write_text(FAILED, message.rstrip() + "\n")
 
 
-def check_outside(path: str | Path, runs: list[Path], option: str) -> None:
-    """Refuse to write ``path`` inside a run directory: every file there is the run's.
-
-    Raises:
-        ConfigError: naming the option and the run.
-    """
-    target = Path(path).resolve()
-    for run in runs:
-        folder = Path(run).resolve()
-        if target == folder or folder in target.parents:
-            raise ConfigError(
-                f"{option} {path} is inside the run directory {folder}, whose files must not "
-                "be overwritten; write it elsewhere."
-            )
-
-
-def write_output(path: str | Path, content: str | bytes, runs: list[Path], option: str) -> None:
-    """Write a file the user named (``--output``, ``--html``), never into a run directory.
-
-    Raises:
-        ConfigError: when ``path`` lies inside one of ``runs``.
-        RunError: when it cannot be written.
-    """
-    check_outside(path, runs, option)
-    text = content if isinstance(content, str) else content.decode()
-    try:
-        write_atomically(Path(path), text)
-    except OSError as exc:
-        raise RunError(f"Cannot write {path}: {exc.strerror or exc}.") from None
-
-
 def run_status(path: Path) -> str | None:
     """Why ``path`` is not a usable run, or None when it is complete."""
     try:

@@ -23,6 +23,7 @@ from typing import Any
 from tsforecast.config import Config, load_config, read_yaml
 from tsforecast.errors import ConfigError
 from tsforecast.models import registry
+from tsforecast.reports import results_markdown
 from tsforecast.schema import check_keys
 
 SUITES = ("homl", "ett", "classical")
@@ -351,136 +352,6 @@ def merge_records(old: list[dict], new: list[dict], *, rows_only: bool = False) 
         return kept + list(fresh.values())
     suites = {r["suite"] for r in new}
     return [r for r in old if r["suite"] not in suites] + new
-
-
-def _fmt(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}g}" if value < 10 else f"{value:.1f}"
-
-
-def results_markdown(
-    records: list[dict[str, Any]], suites: list[Suite], machines: dict[str, dict]
-) -> str:
-    """RESULTS.md: one table per suite, our figure beside the published one."""
-    lines = [
-        "# Benchmark results",
-        "",
-        "Written by `tsforecast bench`; do not edit by hand. Every figure comes from the",
-        "config named in its row, trained by `tsforecast.commands.train.train`, the function",
-        "behind `tsforecast train`. Ratio = ours / published (below 1: ours is better).",
-        "Seconds: wall time of the reported run (data preparation, training, evaluation,",
-        "plots); with selection, the time of every candidate together follows.",
-        "",
-    ]
-    for suite in suites:
-        rows = [r for r in records if r["suite"] == suite.name]
-        if not rows:
-            continue
-        info = machines.get(suite.name, {})
-        lines += [f"## {suite.title}", ""]
-        if suite.notes:
-            lines += [suite.notes, ""]
-        if info:
-            lines += [
-                f"Ran {info.get('date', '?')} on {info['cpu']} ({info['cores']} cores available"
-                f", {info['gpus']} GPUs), TensorFlow {info['tensorflow']}, Keras "
-                f"{info['keras']}, Python {info['python']}; suite wall time "
-                f"{info.get('seconds', 0):.0f} s{' (quick mode)' if info.get('quick') else ''}.",
-                "",
-            ]
-        metric, split = rows[0]["metric"], rows[0]["split"]
-        is_ett = metric == "scaled_mse"
-        header = ["dataset", "task", "model", f"ours ({split} {metric})", "published", "ratio"]
-        if is_ett:
-            header += ["ours, drop_last 32", f"{split} scaled_mae", "lookback"]
-        header += ["seconds", "config"]
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for r in rows:
-            if r["status"] != "ok":
-                cells = [r["dataset"], r["task"], r["model"], r["status"], _fmt(r["published"])]
-                cells += ["-"] * (len(header) - 6) + [f"`{r['config']}`"]
-            else:
-                cells = [
-                    r["dataset"],
-                    r["task"],
-                    r["model"],
-                    _fmt(r["ours"]),
-                    _fmt(r["published"]),
-                    "-" if r["ratio"] is None else f"{r['ratio']:.3f}",
-                ]
-                if is_ett:
-                    cells += [
-                        _fmt(r.get("ours_drop_last_32")),
-                        _fmt(r.get("scaled_mae")),
-                        str(r.get("chosen", {}).get("window.input_width", "-")),
-                    ]
-                seconds = f"{r['seconds']:.0f}"
-                if len(r.get("selection", [])) > 1:
-                    total = sum(t["seconds"] for t in r["selection"])
-                    seconds += f" ({total:.0f} with selection)"
-                cells += [seconds, f"`{r['config']}`"]
-            lines.append("| " + " | ".join(cells) + " |")
-        if any(set(CLASSICAL) & set(r.get("baselines", {})) for r in rows):
-            lines += ["", *_classical_table(rows)]
-        selections = [r for r in rows if len(r.get("selection", [])) > 1]
-        if selections:
-            lines += ["", "Candidates tried, chosen on the validation split only:", ""]
-            lines += [
-                "| dataset | task | model | candidate | val | seconds |",
-                "|---|---|---|---|---|---|",
-            ]
-            for r in selections:
-                chosen = [f"{k}={v}" for k, v in r["chosen"].items()]
-                for trial in r["selection"]:
-                    mark = " (chosen)" if trial["set"] == chosen else ""
-                    lines.append(
-                        f"| {r['dataset']} | {r['task']} | {r['model']} | "
-                        f"{', '.join(trial['set'])}{mark} | {trial['val']:.4f} | "
-                        f"{trial['seconds']:.0f} |"
-                    )
-        lines.append("")
-    return "\n".join(lines)
-
-
-#: The classical baselines of ``evaluation.baselines``, as the classical table orders them.
-CLASSICAL = ("ets", "theta", "arima")
-
-
-def _classical_table(rows: list[dict[str, Any]]) -> list[str]:
-    """Each dataset's models beside seasonal naive and the classical baselines, all scored
-    on the same test windows; the first model of a dataset is the one the goal is about."""
-    models = list(dict.fromkeys(r["model"] for r in rows if r["status"] == "ok"))
-    metric = rows[0]["metric"]
-    baselines = ["naive", "seasonal_naive", *CLASSICAL]
-    header = ["dataset", "task", "windows", *baselines, *models, "first / best classical"]
-    lines = [
-        f"Test {metric} of every model and baseline on the same windows (lowest in bold):",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    wins = total = 0
-    for dataset in dict.fromkeys(r["dataset"] for r in rows):
-        ok = [r for r in rows if r["dataset"] == dataset and r["status"] == "ok"]
-        if not ok:
-            continue
-        found = ok[0].get("baselines", {})
-        ours = {r["model"]: r["ours"] for r in ok}
-        figures = [found.get(b) for b in baselines] + [ours.get(m) for m in models]
-        best = min(v for v in figures if v is not None)
-        cells = [f"**{_fmt(v)}**" if v == best else _fmt(v) for v in figures]
-        classical = [found[b] for b in CLASSICAL if b in found]
-        ratio = "-"
-        if classical:
-            first = ok[0]["ours"] / min(classical)
-            ratio = f"{first:.3f}"
-            wins, total = wins + (first <= 1), total + 1
-        lines.append(
-            f"| {dataset} | {ok[0]['task']} | {ok[0]['n_windows']} | "
-            + " | ".join(cells)
-            + f" | {ratio} |"
-        )
-    lines += ["", f"{models[0]} at or below the best classical model on {wins} of {total}."]
-    return lines
 
 
 def bench(

@@ -110,8 +110,8 @@ def compare(
     Returns:
         The leaderboard's rows (see :func:`leaderboard`) and why each other path was skipped.
     """
-    from tsforecast.reports import leaderboard_html
-    from tsforecast.runs import check_outside, write_output
+    from tsforecast.files import check_outside, write_output
+    from tsforecast.html_pages import leaderboard_html
 
     runs, skipped = read_runs(run_dirs)
     paths = [run.path for run in runs]

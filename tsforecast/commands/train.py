@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsforecast import __version__, evaluation, plots, reports
+from tsforecast import __version__, evaluation, html_pages, plots
 from tsforecast.commands import auto
 from tsforecast.config import Config, load_config
 from tsforecast.data import windows
@@ -126,24 +126,6 @@ def baselines_of(config: Config, prepared: PreparedData) -> dict[str, Any]:
     }
 
 
-#: The most series of a panel the forecast figure shows.
-PLOT_SERIES = 6
-
-
-def _shown_series(scores: np.ndarray) -> list[tuple[int, str]]:
-    """Up to :data:`PLOT_SERIES` series by score (MASE): the worst, the median and the best
-    two of each when there are more, with what each is."""
-    order = [int(i) for i in np.argsort(scores)[::-1] if np.isfinite(scores[i])]
-    if len(order) <= PLOT_SERIES:
-        return [(i, "") for i in order]
-    middle = len(order) // 2
-    return [
-        *((i, "worst") for i in order[:2]),
-        *((i, "median") for i in order[middle - 1 : middle + 1]),
-        *((i, "best") for i in order[-2:]),
-    ]
-
-
 def draw_forecasts(prepared: PreparedData, config: Config, forecast: Callable, path: Path) -> None:
     """Draw the test forecasts from every origin one horizon apart against the actual values
     and the naive forecasts: every target of a single series, or the first target of up to
@@ -176,7 +158,7 @@ def draw_forecasts(prepared: PreparedData, config: Config, forecast: Callable, p
     positions = table.times if table.times is not None else np.arange(len(table.values))
     steps = positions[at[:, None] + np.arange(horizon)]
     panels = []
-    shown = [(0, "")] if table.n_series == 1 else _shown_series(scores)
+    shown = [(0, "")] if table.n_series == 1 else plots.shown_series(scores)
     for i, rank in shown:
         lo = max(int(origins[i][0]) - width, int(table.offsets[i]))
         hi = int(origins[i][-1]) + horizon
@@ -369,7 +351,7 @@ def _train_into(
         )
         if (run.file(PLOTS) / name).is_file()
     }
-    report = reports.run_report(run.path.name, metrics, run.file(CONFIG).read_text(), figures)
+    report = html_pages.run_report(run.path.name, metrics, run.file(CONFIG).read_text(), figures)
     run.write_text(REPORT, report)
     run.write_json(METRICS, metrics)
     run.remove_backup()
