@@ -119,6 +119,15 @@ def test_naive_repeats_the_last_target_value():
     np.testing.assert_array_equal(out, np.repeat(x[:, -1:, :1], SHAPE.horizon, axis=1))
 
 
+def test_linear_with_zeros_starts_from_the_level_of_the_window():
+    # Untrained, the map forecasts zero: with instance normalisation, the window's level.
+    model = registry.build_model("linear", params_of("linear", kernel_initializer="zeros"), SHAPE)
+    x = random_walk(32, 2).reshape(4, 8, 2)
+    np.testing.assert_array_equal(model(x, training=False), np.zeros((4, SHAPE.horizon, 1)))
+    default = registry.build_model("linear", params_of("linear"), SHAPE)
+    assert np.abs(np.asarray(default(x, training=False))).max() > 0
+
+
 def test_seasonal_naive_repeats_the_last_season():
     shape = dataclasses.replace(SHAPE, horizon=7)
     model = registry.build_model("seasonal_naive", params_of("seasonal_naive"), shape)

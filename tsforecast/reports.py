@@ -320,7 +320,7 @@ def results_markdown(
         is_ett = metric == "scaled_mse"
         header = ["dataset", "task", "model", f"ours ({split} {metric})", "published", "ratio"]
         if is_ett:
-            header += ["ours, drop_last 32", f"{split} scaled_mae", "lookback"]
+            header += ["ours, drop_last 32", f"{split} scaled_mae", "chosen on validation"]
         header += ["seconds", "config"]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in rows:
@@ -340,7 +340,7 @@ def results_markdown(
                     cells += [
                         _fmt(r.get("ours_drop_last_32")),
                         _fmt(r.get("scaled_mae")),
-                        str(r.get("chosen", {}).get("window.input_width", "-")),
+                        ", ".join(str(v) for v in r.get("chosen", {}).values()) or "-",
                     ]
                 seconds = f"{r['seconds']:.0f}"
                 if len(r.get("selection", [])) > 1:

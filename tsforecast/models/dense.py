@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from tsforecast.models import covariates
 from tsforecast.models.common import (
@@ -21,6 +21,12 @@ from tsforecast.schema import option
 @dataclass(frozen=True)
 class LinearParams(HeadParams):
     """``linear``: a single Dense layer, the classic linear autoregression."""
+
+    kernel_initializer: Literal["glorot_uniform", "zeros"] = option(
+        "glorot_uniform",
+        help="Initialiser of the weights (vector head); `zeros` starts from forecasting the "
+        "window's level: with `data.instance_norm`, its mean or last value.",
+    )
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ def build_linear(params: LinearParams, shape: Any) -> Any:
     tensors = covariates.inputs(shape)
     x = keras.layers.Flatten()(tensors.encoder_input)  # (batch, input_width * n_columns)
     x = covariates.joined(x, tensors.head_input)
-    outputs = from_features(x, shape, params, kernel_regularizer(params))
+    outputs = from_features(x, shape, params, kernel_regularizer(params), params.kernel_initializer)
     return keras.Model(tensors.inputs, outputs, name="linear")
 
 

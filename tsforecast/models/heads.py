@@ -102,7 +102,9 @@ def read_output(raw: Any, params: Any) -> Forecast:
 # Keras builders
 
 
-def vector_head(features: Any, shape: Any, regularizer: Any = None) -> Any:
+def vector_head(
+    features: Any, shape: Any, regularizer: Any = None, initializer: str = "glorot_uniform"
+) -> Any:
     """Seq-to-vector head: one Dense emitting every future step of every target.
 
     Shapes: ``(batch, units) -> (batch, horizon, n_targets)``.
@@ -110,7 +112,10 @@ def vector_head(features: Any, shape: Any, regularizer: Any = None) -> Any:
     import keras
 
     x = keras.layers.Dense(
-        shape.horizon * shape.n_targets, kernel_regularizer=regularizer, name="head_dense"
+        shape.horizon * shape.n_targets,
+        kernel_initializer=initializer,
+        kernel_regularizer=regularizer,
+        name="head_dense",
     )(features)
     return keras.layers.Reshape((shape.horizon, shape.n_targets), name="forecast")(x)
 
@@ -175,13 +180,20 @@ def distribution_head(features: Any, shape: Any, likelihood: str) -> Any:
     )
 
 
-def from_features(features: Any, shape: Any, params: Any, regularizer: Any = None) -> Any:
-    """The head ``params.head`` on one feature vector per window, ``(batch, units)``."""
+def from_features(
+    features: Any,
+    shape: Any,
+    params: Any,
+    regularizer: Any = None,
+    initializer: str = "glorot_uniform",
+) -> Any:
+    """The head ``params.head`` on one feature vector per window, ``(batch, units)``;
+    ``initializer`` of the vector head's kernel."""
     if head_of(params) == "quantile":
         return quantile_head(features, shape, params.quantiles, regularizer)
     if head_of(params) == "distribution":
         return distribution_head(features, shape, params.likelihood)
-    return vector_head(features, shape, regularizer)
+    return vector_head(features, shape, regularizer, initializer)
 
 
 def from_sequence(
