@@ -29,12 +29,20 @@ def test_auto_keeps_the_best_candidate_on_validation_and_predicts(workdir):
     records = metrics["auto"]["candidates"]
     names = [r["candidate"] for r in records]
     assert names[:3] == ["naive", "seasonal_naive", "linear_instance_norm"]
-    fitted = [r for r in records if r["status"] == "ok"]
+    fitted = [r for r in records if r["status"] == "ok" and r["model"] != "ensemble"]
     best = sorted(fitted, key=lambda r: r["val_mse"])
-    assert metrics["auto"]["chosen"] == [best[0]["candidate"], best[1]["candidate"]]
+    # The median of the best two, scored on validation too, is kept only if it beats the best.
+    median = records[-1]
+    assert median["model"] == "ensemble"
+    assert median["settings"] == {"ensemble": [best[0]["candidate"], best[1]["candidate"]]}
+    kept = median["val_mse"] <= best[0]["val_mse"]
+    assert median["chosen"] is kept
+    chosen = [best[0]["candidate"], best[1]["candidate"]] if kept else [best[0]["candidate"]]
+    assert metrics["auto"]["chosen"] == chosen
     assert all(r["seconds"] >= 0 for r in records)
     table = pd.read_csv(run / "candidates.csv")
-    assert list(table["candidate"]) == names and table["chosen"].sum() == 2
+    assert list(table["candidate"]) == names
+    assert table["chosen"].sum() == len(chosen) + kept
     forecast = pd.read_csv(io.StringIO(invoke("predict", run).stdout))
     assert len(forecast) == 4 and forecast["y"].notna().all()
 
@@ -73,3 +81,26 @@ def test_backtest_runs_the_search_in_every_fold_it_fits_and_tune_refuses_it(work
     config.write_text(yaml.safe_dump(raw))
     result = invoke("tune", config)
     assert result.exit_code == 2 and "model.type auto picks among families" in result.stderr
+
+
+def test_a_run_where_auto_kept_a_baseline_says_so_and_is_not_scored_against_itself():
+    from tsforecast.reports import SUMMARY_METRICS, summary_table
+
+    def scores(mse):
+        return {name: mse for name in SUMMARY_METRICS}
+
+    test = {
+        "n_windows": 11,
+        "model": scores(2903.0),
+        "naive": scores(9616.0),
+        "seasonal_naive": scores(2903.0),
+        "beats": {"naive": True, "seasonal_naive": False},
+        "beats_naive": True,
+    }
+    metrics = {"model": "auto", "auto": {"chosen": ["seasonal_naive"]}, "test": test}
+    text = summary_table(metrics)
+    assert "model.type auto chose the seasonal naive baseline." in text
+    assert "On 11 test windows the model beats the naive baseline (MSE)." in text
+    assert "NOT" not in text
+    metrics["auto"]["chosen"] = ["seasonal_naive", "linear_instance_norm"]
+    assert "does NOT beat the seasonal naive baseline" in summary_table(metrics)

@@ -57,9 +57,15 @@ def run_report(
     import base64
     from html import escape
 
-    parts = [f'<p class="muted">Model {escape(str(metrics["model"]))}</p>']
+    model = str(metrics["model"])
+    chosen = (metrics.get("auto") or {}).get("chosen")
+    if chosen:  # model.type auto: what it kept
+        model += (" chose " if len(chosen) == 1 else " chose the median of ") + ", ".join(chosen)
+    parts = [f'<p class="muted">Model {escape(model)}</p>']
     summary = summary_table(metrics).splitlines()
-    verdicts = [line for line in summary if line.startswith(("On ", "This run", "The "))]
+    verdicts = [
+        line for line in summary if line.startswith(("On ", "This run", "The ", "model.type"))
+    ]
     parts += [f'<p class="verdict">{escape(line)}</p>' for line in verdicts]
     for part in ("test", "val"):
         section = metrics[part]

@@ -58,22 +58,25 @@ def _listed(names: list[str]) -> str:
 def summary_table(metrics: dict[str, Any]) -> str:
     """Test metrics of the model beside its baselines', the verdict, and the periods."""
     test = metrics["test"]
-    baselines = [
-        name for name in ("naive", "seasonal_naive", "ets", "theta", "arima") if name in test
-    ]
+    baselines = [name for name in ("naive", "seasonal_naive", *CLASSICAL_BASELINES) if name in test]
     rows = [("metric", "model", *(_baseline(b) for b in baselines))]
     for name in SUMMARY_METRICS:
         rows.append(
             (name, number(test["model"][name]), *(number(test[b][name]) for b in baselines))
         )
     lines = [aligned(rows)]
-    is_baseline = metrics.get("model") in ("naive", "seasonal_naive")
-    if metrics.get("model") == "naive":
+    model = metrics.get("model")
+    chosen = (metrics.get("auto") or {}).get("chosen", [])
+    if model == "auto" and len(chosen) == 1 and chosen[0] in ("naive", "seasonal_naive"):
+        model = chosen[0]  # auto kept a baseline: the run is that baseline
+        lines.append(f"model.type auto chose the {_baseline(model)} baseline.")
+    is_baseline = model in ("naive", "seasonal_naive")
+    if model == "naive":
         lines.append(f"This run is the naive baseline, scored on {test['n_windows']} test windows.")
     else:
         beats = test.get("beats", {"naive": test["beats_naive"]})
-        won = [b for b in baselines if beats.get(b) and not (is_baseline and b == metrics["model"])]
-        lost = [b for b in baselines if b in beats and not beats[b] and b != metrics.get("model")]
+        won = [b for b in baselines if beats.get(b) and not (is_baseline and b == model)]
+        lost = [b for b in baselines if b in beats and not beats[b] and b != model]
         verdict = f"On {test['n_windows']} test windows the model"
         if won:
             verdict += f" beats the {_listed(won)}"

@@ -17,7 +17,8 @@ window and training settings):
 Candidates are launched while ``model.budget_seconds`` lasts, and scored by their MSE
 on the validation windows in original units (so candidates that transform the data
 compare fairly). With ``model.ensemble: N`` the best N that prepare the data alike (the
-same target transforms) are combined into one model forecasting their median.
+same target transforms) are combined into one model forecasting their median, kept when
+it scores better on validation than the best candidate alone.
 """
 
 from __future__ import annotations
@@ -172,8 +173,25 @@ def select(
         from tsforecast.models.ensemble import median_model
 
         model = median_model([item[5].model for item in members])
-        trained = Trained(model, trained.fit, trained.precision)
+        median = Trained(model, trained.fit, trained.precision)
+        scores = _val_scores(median, seen_prepared, best_config)
+        names = [item[2].name for item in members]
+        records.append(
+            {
+                "candidate": "median of " + ", ".join(names),
+                "model": "ensemble",
+                "settings": {"ensemble": names},
+                **scores,
+            }
+        )
+        records[-1].update(status="ok", seconds=0.0)
+        if scores["val_mse"] <= fitted[0][0]:  # the median only where it validates better
+            trained = median
+        else:
+            members = members[:1]
     chosen = [item[2].name for item in members]
     for record in records:
-        record["chosen"] = record["candidate"] in chosen
+        record["chosen"] = record["candidate"] in chosen or (
+            record["model"] == "ensemble" and len(chosen) > 1
+        )
     return Choice(trained, prepared, best_config, records, chosen)

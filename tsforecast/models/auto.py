@@ -22,7 +22,7 @@ class AutoParams:
     ensemble: int = option(
         1,
         help="Forecast the median of the best this many candidates (of one data "
-        "preparation), saved as one model.",
+        "preparation), saved as one model, when it validates better than the best alone.",
         check=positive,
     )
     head: str = head_option()
