@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick lint format clean
+.PHONY: demo test bench bench-quick bench-peers lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/tsforecast bench all --quick
+
+bench-peers: $(STAMP)
+	$(BIN)/python benchmarks/peers.py --setup
+	$(BIN)/python benchmarks/peers.py --repeats 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check tsforecast tests
