@@ -19,8 +19,10 @@ MAPE_EPSILON = 1e-8
 #: Windows forecast at a time: metrics are running sums, so memory does not grow with
 #: the number of windows.
 CHUNK = 16384
-#: Windows whose errors are summed at a time (each sum needs several temporary arrays).
-SUM_CHUNK = 2048
+#: Forecast values whose errors are summed at a time: each sum needs several temporary
+#: arrays, and arrays this small (2 MB) stay in memory the process already has, where
+#: large ones cost a page fault per page on every allocation.
+SUM_VALUES = 2**18
 
 
 class ErrorSums:
@@ -60,22 +62,27 @@ class ErrorSums:
         """Add ``(n_windows, horizon, n_targets)`` forecasts and their actual values, of the
         windows of ``series`` (``(n_windows,)``; default: all of series 0)."""
         error = forecast - actual
+        abs_error = np.abs(error)
         self.n_windows += len(actual)
-        self.abs += np.abs(error).sum(axis=0)
+        self.abs += abs_error.sum(axis=0)
         series = np.zeros(len(actual), dtype=np.int64) if series is None else series
-        np.add.at(self.abs_by_series, series, np.abs(error).sum(axis=1))
+        np.add.at(self.abs_by_series, series, abs_error.sum(axis=1))
         np.add.at(self.windows_by_series, series, 1)
         self.square += np.square(error).sum(axis=0)
         scaled_error = scaled_forecast - scaled_actual
         self.scaled_abs += float(np.abs(scaled_error).sum())
         self.scaled_square += float(np.square(scaled_error).sum())
-        usable = np.abs(actual) > MAPE_EPSILON
-        self.ape += float((np.abs(error[usable]) / np.abs(actual[usable])).sum())
-        self.ape_count += int(usable.sum())
-        denominator = np.abs(actual) + np.abs(forecast)
+        # (s)APE where the denominator is usable; elsewhere 0, and not counted
+        ratio = np.zeros_like(abs_error)
+        abs_actual = np.abs(actual)
+        usable = abs_actual > MAPE_EPSILON
+        self.ape += float(np.divide(abs_error, abs_actual, out=ratio, where=usable).sum())
+        self.ape_count += int(np.count_nonzero(usable))
+        denominator = abs_actual + np.abs(forecast)
         usable = denominator > MAPE_EPSILON
-        self.sape += float((2.0 * np.abs(error[usable]) / denominator[usable]).sum())
-        self.sape_count += int(usable.sum())
+        ratio[:] = 0.0
+        self.sape += 2.0 * float(np.divide(abs_error, denominator, out=ratio, where=usable).sum())
+        self.sape_count += int(np.count_nonzero(usable))
 
     def add_quantiles(
         self,
@@ -323,11 +330,12 @@ def compare_with_baselines(
     baselines = baselines if baselines is not None else default_baselines(1)
     starts = prepared.starts[part]
     sums: dict[str, ErrorSums] = {}
+    step = max(1, SUM_VALUES // (horizon * n_targets))  # windows summed at a time
     for lo in range(0, len(starts), chunk):
         hi = min(lo + chunk, len(starts))
         chunk_forecast = forecast(starts[lo:hi]) if callable(forecast) else None
-        for sub in range(lo, hi, SUM_CHUNK):
-            end = min(sub + SUM_CHUNK, hi)
+        for sub in range(lo, hi, step):
+            end = min(sub + step, hi)
             if chunk_forecast is None:
                 predicted = _slice(forecast, sub, end)
             else:
