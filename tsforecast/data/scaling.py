@@ -37,6 +37,29 @@ def _statistics(kind: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(x.shape[1]), np.ones(x.shape[1])
 
 
+def _series_statistics(
+    kind: str, x: np.ndarray, series: np.ndarray, n_series: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(offset, scale)``, each ``(n_series, n_columns)``: :func:`_statistics` of the rows
+    of each series, computed for all series at once by a pandas groupby."""
+    import pandas as pd
+
+    shape = (n_series, x.shape[1])
+    if x.shape[1] == 0 or kind not in ("standard", "minmax"):
+        return np.zeros(shape), np.ones(shape)
+    groups = pd.DataFrame(x).groupby(series, sort=True)
+    if kind == "standard":
+        offset, scale = groups.mean(), groups.std(ddof=0)
+    else:
+        offset = groups.min()
+        scale = groups.max() - offset
+    offset = offset.reindex(range(n_series)).to_numpy()
+    scale = scale.reindex(range(n_series)).to_numpy()
+    # as scikit-learn does: a constant column keeps its scale (1), not a division by zero
+    scale[scale < 10 * np.finfo(scale.dtype).eps] = 1.0
+    return offset, scale
+
+
 class Scaler:
     """Target transforms, then per-column standard, min-max or identity scaling.
 
@@ -87,10 +110,7 @@ class Scaler:
             self.offset_, self.scale_ = _statistics(self.kind, x)
             self.ids_ = None
         else:
-            offsets, scales = zip(
-                *(_statistics(self.kind, x[series == i]) for i in range(len(ids))), strict=True
-            )
-            self.offset_, self.scale_ = np.stack(offsets), np.stack(scales)
+            self.offset_, self.scale_ = _series_statistics(self.kind, x, series, len(ids))
             self.ids_ = tuple(ids)
         static = np.zeros((1, 0)) if static is None else np.asarray(static, dtype="float64")
         self.static_offset_, self.static_scale_ = _statistics("standard", static)
