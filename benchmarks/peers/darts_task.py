@@ -236,11 +236,7 @@ def run_panel(args, s: dict, work_dir: str, timer: EpochTimer):
         "fit_s": round(fit_s, 3),
         "predict_s": round(predict_s, 3),
     }
-    if args.check_naive:
-        last = d["scaled"][:, starts - 1][:, :, None, None]
-        extra["naive_test_mse"] = pc.mse(np.broadcast_to(last, truth.shape), truth)
-    pc.dump(args.dump, pred, truth)
-    return pc.mse(pred, truth), extra
+    return pc.panel_score(args, d["scaled"], starts, pred, truth, extra)
 
 
 def main() -> None:

@@ -272,18 +272,21 @@ def run_panel(args, s: dict, timer_box: list):
     series_per_step = min(n, wbs)
     timer = StepTimer(spe)
     timer_box.append(timer)
+    architecture = {
+        "stack_types": ["identity"] * 3,
+        "n_blocks": [1, 1, 1],
+        "mlp_units": [[64, 64]] * 3,
+        "n_pool_kernel_size": [2, 2, 1],
+        "n_freq_downsample": [4, 2, 1],
+        "pooling_mode": "MaxPool1d",
+        "interpolation_mode": "linear",
+        "dropout_prob_theta": 0.0,
+        "activation": "ReLU",
+    }
     model = NHITS(
         h=H,
         input_size=L,
-        stack_types=["identity"] * 3,
-        n_blocks=[1, 1, 1],
-        mlp_units=[[64, 64]] * 3,
-        n_pool_kernel_size=[2, 2, 1],
-        n_freq_downsample=[4, 2, 1],
-        pooling_mode="MaxPool1d",
-        interpolation_mode="linear",
-        dropout_prob_theta=0.0,
-        activation="ReLU",
+        **architecture,
         batch_size=series_per_step,
         valid_batch_size=series_per_step,
         windows_batch_size=wbs,
@@ -293,17 +296,9 @@ def run_panel(args, s: dict, timer_box: list):
         s,
         spe,
         model="NHITS",
-        stack_types=["identity"] * 3,
-        n_blocks=[1, 1, 1],
-        mlp_units=[[64, 64]] * 3,
+        **architecture,
         mlp_note="NF builds Linear(in,64), Linear(64,64), ReLU per block: two hidden "
         "layers of 64 as Darts' num_layers=2, layer_widths=64, but with one ReLU",
-        n_pool_kernel_size=[2, 2, 1],
-        n_freq_downsample=[4, 2, 1],
-        pooling_mode="MaxPool1d",
-        interpolation_mode="linear",
-        dropout_prob_theta=0.0,
-        activation="ReLU",
         series_per_step=series_per_step,
         windows_batch_size=wbs,
         inference_windows_batch_size=1024,
@@ -340,11 +335,7 @@ def run_panel(args, s: dict, timer_box: list):
         "n_test_windows_per_series": W,
         **timings(timer, t_fit, t_end),
     }
-    if args.check_naive:
-        last = d["scaled"][:, starts - 1][:, :, None]
-        extra["naive_test_mse"] = pc.mse(np.broadcast_to(last, truth.shape), truth)
-    pc.dump(args.dump, pred, truth)
-    return pc.mse(pred, truth), extra
+    return pc.panel_score(args, d["scaled"], starts, pred, truth, extra)
 
 
 def main() -> None:

@@ -224,3 +224,13 @@ def dump(path, pred, truth) -> None:
         np.savez_compressed(
             path, pred=np.asarray(pred, np.float32), truth=np.asarray(truth, np.float32)
         )
+
+
+def panel_score(args, scaled, starts, pred, truth, extra: dict) -> tuple[float, dict]:
+    """The panel's test MSE and ``extra``, with the repeat-last MSE on the same windows
+    when ``--check-naive`` asks; ``--dump`` saves the arrays."""
+    if args.check_naive:
+        last = scaled[:, starts - 1].reshape(truth.shape[:2] + (1,) * (truth.ndim - 2))
+        extra["naive_test_mse"] = mse(np.broadcast_to(last, truth.shape), truth)
+    dump(args.dump, pred, truth)
+    return mse(pred, truth), extra
