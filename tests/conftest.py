@@ -81,13 +81,18 @@ def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def assert_cli_without_tensorflow(*args) -> None:
-    """Run ``tsforecast ARGS`` in a fresh interpreter: it succeeds without importing
-    TensorFlow."""
+def assert_cli_without_tensorflow(*args, then: tuple[tuple[str, ...], ...] = ()) -> None:
+    """Run ``tsforecast ARGS`` (and each command of ``then`` after it, a ``{run}`` in them
+    standing for the run directory the previous one printed last) in a fresh interpreter:
+    they succeed without importing TensorFlow."""
+    commands = [[str(a) for a in args], *[list(c) for c in then]]
     code = (
-        "import sys; from click.testing import CliRunner; from tsforecast.cli import main;"
-        f"r = CliRunner().invoke(main, {[str(a) for a in args]!r});"
-        "assert r.exit_code == 0, r.output;"
-        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+        "import sys; from click.testing import CliRunner; from tsforecast.cli import main\n"
+        "run = ''\n"
+        f"for command in {commands!r}:\n"
+        "    r = CliRunner().invoke(main, [a.replace('{run}', run) for a in command])\n"
+        "    assert r.exit_code == 0, (command, r.output)\n"
+        "    run = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else run\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

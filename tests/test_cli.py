@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 import time
@@ -27,6 +28,27 @@ def assert_one_error_line(result, code, message):
 def test_quick_commands_do_not_import_tensorflow(workdir, args):
     write_config(workdir, base_config("series.csv"))
     assert_cli_without_tensorflow(*args)
+
+
+def test_train_predict_backtest_and_tune_run_on_jax_without_tensorflow(workdir):
+    config = base_config("series.csv")
+    config["search"] = {"max_trials": 1, "space": {"model.units": {"choices": [[4]]}}}
+    config["model"] = {"type": "mlp", "units": [4]}
+    write_config(workdir, config)
+    assert_cli_without_tensorflow(
+        "train",
+        "config.yaml",
+        "-q",
+        then=(
+            ("predict", "{run}", "--output", "forecast.csv"),
+            ("backtest", "config.yaml", "--folds", "2", "-q"),
+            ("tune", "config.yaml", "-q"),
+        ),
+    )
+    assert (workdir / "forecast.csv").is_file()
+    metrics = json.loads(next((workdir / "runs").glob("mlp-*/metrics.json")).read_text())
+    assert metrics["training"]["backend"] == "jax"
+    assert metrics["run"]["versions"]["jax"]
 
 
 def test_version_is_the_package_version():

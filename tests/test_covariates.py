@@ -16,7 +16,7 @@ from tsforecast.config import config_from_dict
 from tsforecast.data.pipeline import WindowSource, window_dataset
 from tsforecast.errors import ConfigError
 from tsforecast.models import registry
-from tsforecast.models.covariates import Covariates
+from tsforecast.models.covariates import Covariates, encode_categories
 from tsforecast.schema import parse_section
 
 WIDTH, HORIZON = 8, 3
@@ -44,7 +44,9 @@ def source(n_past: int, seed: int = 0) -> WindowSource:
     values = rng.normal(size=(60, n_past + 2)).astype("float32")
     row_series = np.repeat([0, 1, 2], 20)
     static = rng.normal(size=(3, 1)).astype("float32")
-    categories = np.array([["a"], ["b"], ["c"]], dtype=object)
+    categories = encode_categories(
+        np.array([["a"], ["b"], ["c"]], dtype=object), (("a", "b", "c"),)
+    )
     return WindowSource(values, n_past, row_series, static, categories)
 
 
@@ -84,7 +86,7 @@ def test_covariates_reach_the_forecast_and_the_future_does_not(name, params, tmp
     # so do the series' statics and category
     statics = dataclasses.replace(src, static=src.static + 3.0)
     assert np.abs(forecast(model, statics, start) - base).max() > 1e-6
-    other = dataclasses.replace(src, categories=np.array([["a"], ["c"], ["b"]], dtype=object))
+    other = dataclasses.replace(src, categories=src.categories[[0, 2, 1]])
     assert np.abs(forecast(model, other, start) - base).max() > 1e-6
 
 

@@ -237,7 +237,7 @@ def test_saved_config_reproduces_the_run(setup):
     assert again != reference
     assert_same_run(reference, again)
     metrics = (reference / "metrics.json").read_text()
-    assert '"versions"' in metrics and '"tensorflow"' in metrics and '"keras"' in metrics
+    assert '"versions"' in metrics and '"jax"' in metrics and '"keras"' in metrics
 
 
 def test_backups_follow_the_interval_and_change_nothing(setup, monkeypatch):

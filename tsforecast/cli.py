@@ -1,7 +1,8 @@
 """Command-line interface: thin click commands over the library.
 
-TensorFlow is imported only inside the commands that train or predict, so ``--help``,
-``--version``, ``validate`` and ``compare`` (without ``--plot``) answer at once.
+Keras (on JAX) is imported only inside the commands that train or predict, and TensorFlow
+only by ``export``, so ``--help``, ``--version``, ``validate`` and ``compare`` (without
+``--plot``) answer at once.
 
 Exit status of every command: 0 success, 1 a data or run error, 2 a config or usage error,
 3 the work succeeded but a quality gate (``--fail-if-worse-than``, ``--max-metric``) failed,
@@ -23,6 +24,7 @@ from tsforecast.console import (
     echo_json,
     fold_progress,
     one_line,
+    quiet_engine,
     quiet_tensorflow,
     report,
     report_gates,
@@ -107,7 +109,7 @@ def train(
         raise ConfigError("--resume continues one run; give exactly one CONFIG with it.")
     progress = None if quiet else training_progress()
     config = load_config(paths[0], overrides) if len(paths) == 1 else None  # errors first
-    quiet_tensorflow()
+    quiet_engine()
     from tsforecast.commands import train as commands
     from tsforecast.reports import batch_table, train_summary
 
@@ -223,7 +225,7 @@ def predict(
 
     if output_path is not None:
         check_outside(output_path, [Path(run_dir)], "--output")
-    quiet_tensorflow()
+    quiet_engine()
     from tsforecast.commands.predict import predict as forecast
 
     prediction = forecast(run_dir, input_path, future_path=future_path, strict=strict)
@@ -247,10 +249,7 @@ def predict(
 @reports_errors
 def bench(suite: str, quick: bool, only: str | None, **folders: str) -> None:
     """Re-run benchmark tables (SUITE: homl, ett, classical or all) and write RESULTS.md."""
-    quiet_tensorflow()
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")  # many short runs in one process trigger retracing notes
+    quiet_engine()
     from tsforecast.commands.bench import SUITES
     from tsforecast.commands.bench import bench as run_bench
     from tsforecast.reports import bench_line
@@ -304,7 +303,7 @@ def backtest(
 
     gates = parse_gates(worse_than, max_metrics)
     config = load_config(config_path, overrides)
-    quiet_tensorflow()
+    quiet_engine()
     from tsforecast.commands.backtest import backtest as run_backtest
     from tsforecast.reports import backtest_table
 
@@ -355,7 +354,7 @@ def compare(
     if not run_dirs:
         raise ConfigError("compare needs at least one RUN_DIR.")
     if plot_path is not None:
-        quiet_tensorflow()
+        quiet_engine()
     rows, skipped = rank(run_dirs, metric, plot=plot_path, html=html_path)
     for reason in skipped:
         click.echo(f"Skipped: {reason}", err=True)
@@ -385,7 +384,7 @@ def tune(
     trials.csv and best_config.yaml (train it with `tsforecast train`); the directory is
     the last line. An interrupted search continues with --resume DIR.
     """
-    quiet_tensorflow()
+    quiet_engine()
     from tsforecast.commands.tune import tune as run_tune
     from tsforecast.reports import trials_table
     from tsforecast.runs import TUNE_SUMMARY

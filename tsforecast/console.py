@@ -1,7 +1,7 @@
 """What the command line shows on the terminal: one-line errors, quiet libraries,
 progress lines, and SIGTERM handled like Ctrl-C.
 
-Used by :mod:`tsforecast.cli`; nothing here imports TensorFlow unless asked to.
+Used by :mod:`tsforecast.cli`; nothing here imports Keras or TensorFlow unless asked to.
 """
 
 from __future__ import annotations
@@ -21,8 +21,17 @@ import click
 from tsforecast.errors import TsForecastError
 
 
+def quiet_engine() -> None:
+    """Keep the log lines of JAX and XLA off standard error (such as the note that a GPU
+    was found but no CUDA-enabled jaxlib is installed)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # XLA's C++ logging
+    for name in ("jax", "jax._src.xla_bridge", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def quiet_tensorflow() -> None:
-    """Import TensorFlow without its start-up log lines on standard error."""
+    """Import TensorFlow (which only ``export`` uses) without its start-up log lines on
+    standard error."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:
         return
@@ -49,7 +58,7 @@ def quiet_libraries() -> None:
     """Keep library warnings and log lines off standard error, unless asked for with -W."""
     if not sys.warnoptions:
         warnings.simplefilter("ignore")
-    for name in ("tensorflow", "absl", "keras"):
+    for name in ("tensorflow", "absl", "keras", "jax"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 

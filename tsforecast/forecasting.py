@@ -11,9 +11,11 @@ import pandas as pd
 from tsforecast.data import windows
 from tsforecast.data.future import future_covariates, with_future
 from tsforecast.data.loading import SeriesTable
-from tsforecast.data.pipeline import window_dataset
+from tsforecast.data.pipeline import WindowSource, window_dataset
 from tsforecast.data.prepared import scale_values, window_source
+from tsforecast.data.scaling import Scaler
 from tsforecast.errors import DataError, RunError
+from tsforecast.models.covariates import vocabularies
 from tsforecast.models.heads import Forecast, read_output
 from tsforecast.runs import LoadedRun
 
@@ -21,24 +23,116 @@ from tsforecast.runs import LoadedRun
 PREDICT_BATCH = 1024
 
 
-def forecast_windows(
-    model: Any, source: Any, starts: np.ndarray, width: int, horizon: int, params: Any
-) -> Forecast:
-    """Scaled forecasts of the windows starting at ``starts``, whatever the model's head.
+class Predictor:
+    """A trained model with the run's scaling and the window rule around it: the one place
+    windows become forecasts.
+
+    Every forecast, whether of chosen windows (evaluation, plots, compare, bench) or of
+    the future after every series (``predict``), is made here: the windows are gathered by
+    :mod:`tsforecast.data.windows`, the model's raw output read by its head
+    (:func:`~tsforecast.models.heads.read_output`), checked for NaN and brought back to
+    original units by the scaler.
 
     Args:
         model: The whole model (not only its trained part).
-        source: A :class:`~tsforecast.data.pipeline.WindowSource` (converted to tensors
-            once, for many calls), or the scaled values.
-        starts: Window start rows.
-        width: Input steps per window.
-        horizon: Steps the model forecasts.
+        scaler: The run's fitted scaler.
+        window: The config's window section (``input_width``, ``horizon``).
         params: The model family's parameters (for its head).
     """
-    dataset = window_dataset(
-        source, starts, width, PREDICT_BATCH, horizon=horizon, with_targets=False
-    )
-    return read_output(model.predict(dataset, verbose=0), params)
+
+    def __init__(self, model: Any, scaler: Scaler, window: Any, params: Any) -> None:
+        self.model = model
+        self.scaler = scaler
+        self.width = window.input_width
+        self.horizon = window.horizon
+        self.params = params
+        self.vocabularies = vocabularies(model)
+
+    @classmethod
+    def of_run(cls, run: LoadedRun) -> Predictor:
+        return cls(run.model, run.scaler, run.config.window, run.config.model.params)
+
+    def source(self, table: SeriesTable, scaled: np.ndarray | None = None) -> WindowSource:
+        """What windows of ``table`` are gathered from, scaled by the run's scaler."""
+        scaled = scale_values(self.scaler, table) if scaled is None else scaled
+        return window_source(self.scaler, table, scaled, self.vocabularies)
+
+    def scaled(self, source: WindowSource, starts: np.ndarray, where: str = "") -> Forecast:
+        """Scaled forecasts of the windows starting at ``starts``.
+
+        Raises:
+            RunError: when a forecast is NaN or infinite (``where`` says of what).
+        """
+        starts = np.asarray(starts, dtype=np.int64)
+        dataset = window_dataset(
+            source,
+            starts,
+            self.width,
+            PREDICT_BATCH,
+            horizon=self.horizon,
+            with_targets=False,
+            pad=True,
+        )
+        raw = np.asarray(self.model.predict(dataset, verbose=0))[: len(starts)]
+        result = read_output(raw, self.params)
+        values = result.point if result.quantiles is None else result.quantiles
+        if not np.isfinite(values).all():
+            raise RunError(
+                f"The model forecasts NaN or infinite values{where}; check the data for values "
+                "far outside the range of the training data, or lower "
+                "training.optimizer.learning_rate."
+            )
+        return result
+
+    def inverse(self, forecast: Forecast, series: np.ndarray | None) -> Forecast:
+        """A scaled forecast in original units; ``series`` is where the scaler's statistics
+        of each window's series are (None: global)."""
+        point = self.scaler.inverse_targets(forecast.point, series)
+        if forecast.quantiles is None:
+            return Forecast(point)
+        levels = [
+            self.scaler.inverse_targets(forecast.quantiles[..., k], series)
+            for k in range(forecast.quantiles.shape[-1])
+        ]
+        return Forecast(point, np.stack(levels, axis=-1), forecast.levels)
+
+    def forecast(self, table: SeriesTable, starts: np.ndarray, where: str = "") -> Forecast:
+        """Forecasts of the windows of ``table`` starting at ``starts``, in original units."""
+        scaled = self.scaled(self.source(table), starts, where)
+        return self.inverse(scaled, self.series_of(table, starts))
+
+    def series_of(self, table: SeriesTable, starts: np.ndarray) -> np.ndarray | None:
+        """Where the scaler's statistics of each window's series are (None: global)."""
+        index = self.scaler.series_index(table.ids)
+        if index is None:
+            return None
+        return index[np.searchsorted(table.offsets, starts, side="right") - 1]
+
+    def future(self, config: Any, table: SeriesTable, future_path: str | None = None) -> Any:
+        """Forecasts of the ``horizon`` steps after every series of ``table``, in original
+        units, and their timestamps ``(n_series, horizon)`` (None without a time column)."""
+        source_table, starts, times = last_windows(config, table, future_path)
+        scaled = self.scaled(self.source(source_table), starts, " for this input")
+        return self.inverse(scaled, self.scaler.series_index(table.ids)), times
+
+
+def last_windows(
+    config: Any, table: SeriesTable, future_path: str | None = None
+) -> tuple[SeriesTable, np.ndarray, np.ndarray | None]:
+    """The windows that forecast the future after every series of ``table``.
+
+    Returns the table to gather them from (with the known-future rows of the horizon
+    appended to each series when the run reads such columns), the start row of each
+    series' last window in it, and the forecasts' timestamps (None without a time column).
+    """
+    width, horizon = config.window.input_width, config.window.horizon
+    starts = windows.last_window_starts(table, width)
+    times = future_times(table, horizon) if table.times is not None else None
+    if not table.n_future:
+        return table, starts, times
+    appended = with_future(table, future_covariates(config.data, table, times, future_path), times)
+    # each series' horizon rows were appended after it, moving the later series down
+    return appended, starts + np.arange(table.n_series) * horizon, times
 
 
 def quantile_columns(name: str, levels: tuple[float, ...]) -> list[str]:
@@ -138,26 +232,8 @@ def forecast_table(
         future_path: The ``--future`` file of a run that reads known-future columns.
     """
     config = run.config
-    width, horizon = config.window.input_width, config.window.horizon
-    n_targets = table.n_targets
-    starts = windows.last_window_starts(table, width)
-    times = future_times(table, horizon) if table.times is not None else None
-    source_table = table
-    if table.n_future:
-        source_table = with_future(
-            table, future_covariates(config.data, table, times, future_path), times
-        )
-        starts = starts + np.arange(table.n_series) * horizon  # the rows appended before
-    scaled = scale_values(run.scaler, source_table)
-    source = window_source(run.scaler, source_table, scaled)
-    output = forecast_windows(run.model, source, starts, width, horizon, config.model.params)
-    series = run.scaler.series_index(table.ids)
-    raw = output.point if output.quantiles is None else output.quantiles
-    if not np.isfinite(raw).all():
-        raise RunError(
-            "The model forecasts NaN or infinite values for this input; check it for values "
-            "far outside the range of the training data."
-        )
+    horizon, n_targets = config.window.horizon, table.n_targets
+    output, times = Predictor.of_run(run).future(config, table, future_path)
 
     frame: dict[str, np.ndarray] = {}
     # Generated series have no id column in any file; they are named by their number.
@@ -174,10 +250,8 @@ def forecast_table(
         digits = decimals(table.values[:, j])
         if output.quantiles is None:
             # (n_series, horizon, n_targets) -> one column per target
-            point = run.scaler.inverse_targets(output.point, series)
-            frame[name] = written(point[:, :, j].reshape(-1), digits)
+            frame[name] = written(output.point[:, :, j].reshape(-1), digits)
             continue
         for k, column in enumerate(quantile_columns(name, output.levels)):
-            level = run.scaler.inverse_targets(output.quantiles[..., k], series)
-            frame[column] = written(level[:, :, j].reshape(-1), digits)
+            frame[column] = written(output.quantiles[:, :, j, k].reshape(-1), digits)
     return pd.DataFrame(frame)

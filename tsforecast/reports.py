@@ -289,6 +289,14 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}g}" if value < 10 else f"{value:.1f}"
 
 
+def _engine(info: dict[str, Any]) -> str:
+    """The engine a benchmark ran on, as recorded (older records ran on TensorFlow)."""
+    if "backend" not in info:
+        return f"Keras {info['keras']} on TensorFlow {info.get('tensorflow', '?')}"
+    name = "JAX" if info["backend"] == "jax" else info["backend"]
+    return f"Keras {info['keras']} on {name} {info['backend_version']}"
+
+
 def results_markdown(
     records: list[dict[str, Any]], suites: list[Any], machines: dict[str, dict]
 ) -> str:
@@ -314,8 +322,8 @@ def results_markdown(
         if info:
             lines += [
                 f"Ran {info.get('date', '?')} on {info['cpu']} ({info['cores']} cores available"
-                f", {info['gpus']} GPUs), TensorFlow {info['tensorflow']}, Keras "
-                f"{info['keras']}, Python {info['python']}; suite wall time "
+                f", {info['gpus']} GPUs), {_engine(info)}, Python {info['python']}; "
+                "suite wall time "
                 f"{info.get('seconds', 0):.0f} s{' (quick mode)' if info.get('quick') else ''}.",
                 "",
             ]

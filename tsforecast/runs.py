@@ -31,8 +31,11 @@ from tsforecast.errors import ConfigError, RunError
 from tsforecast.evaluation import POINT_METRICS
 from tsforecast.files import DirectoryLock, LockHeld, write_atomically
 
-#: Bumped when the layout of a run directory changes incompatibly.
-RUN_FORMAT = 1
+#: Bumped when the layout of a run directory changes incompatibly: 2 when the models
+#: began to take category indices instead of names (Keras on JAX has no string tensors).
+RUN_FORMAT = 2
+#: Formats this version loads (a format-1 run, unless its model reads names).
+READABLE_FORMATS = (1, RUN_FORMAT)
 MIN_FREE_BYTES = 50 * 1024 * 1024
 #: Bytes written per model parameter at most: model.keras, and in the backup the weights
 #: and optimizer slots of the last and of the best epoch, plus one being replaced.
@@ -243,6 +246,9 @@ class RunDir:
 
     def save_model(self, model: Any) -> None:
         """Save a Keras model as ``model.keras`` via a temporary file."""
+        from tsforecast import engine
+
+        engine.without_tensorflow()
         tmp = self.path / ".model.tmp.keras"
         model.save(tmp)
         os.replace(tmp, self.path / MODEL)
@@ -370,10 +376,10 @@ def read_metrics(path: Path) -> dict[str, Any]:
     fmt = run.get("format") if isinstance(run, dict) else None
     if not isinstance(fmt, int) or isinstance(fmt, bool):
         raise RunError(f"Run {path} has a damaged {METRICS}: run.format is not an integer.")
-    if fmt != RUN_FORMAT:
+    if fmt not in READABLE_FORMATS:
         raise RunError(
             f"Run {path} was written in run format {fmt}; this version of tsforecast reads "
-            f"format {RUN_FORMAT}. Retrain it with this version."
+            f"formats {' and '.join(map(str, READABLE_FORMATS))}. Retrain it with this version."
         )
     problem = _metrics_problem(metrics)
     if problem:
@@ -450,10 +456,14 @@ def _check_model_shape(model: Any, config: Config, path: Path) -> None:
     # (1, input_width, n_past) [and the covariates] -> (1, horizon, n_targets)
     inputs: Any = np.zeros((1, window.input_width, n_past))
     if isinstance(model.input, dict):
+        if any("string" in str(tensor.dtype) for tensor in model.input.values()):
+            raise RunError(
+                f"Run {path} was written in run format 1 and its model reads category "
+                f"names; this version of tsforecast reads format {RUN_FORMAT} for such runs. "
+                "Retrain it with this version."
+            )
         inputs = {
-            name: np.full((1, 1), "", dtype=object)
-            if "string" in str(tensor.dtype)
-            else np.zeros((1, *tensor.shape[1:]))
+            name: np.zeros((1, *tensor.shape[1:]), dtype=str(tensor.dtype))
             for name, tensor in model.input.items()
         }
         inputs["window"] = np.zeros((1, window.input_width, n_past))
@@ -476,7 +486,16 @@ def load_model(path: Path) -> Any:
 
     import keras
 
-    from tsforecast.models import blocks, ensemble, layers, losses  # noqa: F401  (registers)
+    from tsforecast import engine
+    from tsforecast.models import (  # noqa: F401  (registers their layers)
+        blocks,
+        distribution_head,
+        ensemble,
+        layers,
+        losses,
+    )
+
+    engine.without_tensorflow()
 
     if not zipfile.is_zipfile(path):
         raise RunError(f"Cannot load model {path}: it is not a Keras model file (damaged?).")

@@ -165,7 +165,8 @@ def unavailable(config_path: Path) -> str | None:
 def machine() -> dict[str, Any]:
     """The CPU, the cores this process may use, and the library versions."""
     import keras
-    import tensorflow as tf
+
+    from tsforecast import engine
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -177,12 +178,13 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    gpus = len(tf.config.list_physical_devices("GPU"))
+    versions = engine.versions()
     return {
         "cpu": cpu,
         "cores": cores,
-        "gpus": gpus,
-        "tensorflow": tf.__version__,
+        "gpus": engine.gpus(),
+        "backend": versions["backend"],
+        "backend_version": versions[versions["backend"]],
         "keras": keras.__version__,
         "python": platform.python_version(),
     }
@@ -191,7 +193,11 @@ def machine() -> dict[str, Any]:
 def machine_line() -> str:
     """The machine in a few words, for each record."""
     info = machine()
-    return f"{info['cpu']}, {info['cores']} cores, TensorFlow {info['tensorflow']}"
+    return (
+        f"{info['cpu']}, {info['cores']} cores, Keras {info['keras']} on "
+        f"{info['backend'].upper() if info['backend'] == 'jax' else info['backend']} "
+        f"{info['backend_version']}"
+    )
 
 
 def _drop_last_metric(result: Any, config: Config, split: str) -> float | None:
@@ -204,7 +210,7 @@ def _drop_last_metric(result: Any, config: Config, split: str) -> float | None:
 
     from tsforecast.data import windows
     from tsforecast.data.prepared import prepare_data
-    from tsforecast.forecasting import forecast_windows
+    from tsforecast.forecasting import Predictor
     from tsforecast.runs import load_run
 
     run = load_run(result.run_dir)
@@ -215,9 +221,7 @@ def _drop_last_metric(result: Any, config: Config, split: str) -> float | None:
     starts = prepared.starts[split][:keep]
     width, horizon = config.window.input_width, config.window.horizon
     n_targets = prepared.table.n_targets
-    forecast = forecast_windows(
-        run.model, prepared.source(), starts, width, horizon, config.model.params
-    )
+    forecast = Predictor.of_run(run).scaled(prepared.source(), starts)
     actual = windows.targets(prepared.scaled, starts, width, horizon, n_targets)
     return float(np.mean(np.square(forecast.point.astype("float64") - actual)))
 

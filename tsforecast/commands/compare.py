@@ -230,9 +230,8 @@ def plot_forecasts(runs: list[RunSummary], path: str | Path, origins: int = 8) -
     """
     from tsforecast.data import windows
     from tsforecast.data.loading import load_table
-    from tsforecast.data.prepared import scale_values, window_source
     from tsforecast.data.splits import split_bounds
-    from tsforecast.forecasting import forecast_windows
+    from tsforecast.forecasting import Predictor
     from tsforecast.runs import load_run
 
     _check_comparable(runs)
@@ -253,15 +252,8 @@ def plot_forecasts(runs: list[RunSummary], path: str | Path, origins: int = 8) -
         if (starts < table.offsets[0]).any():
             raise RunError(f"Run {summary.name}: its input window reaches before the series.")
         own = load_table(run.config.data)
-        source = window_source(run.scaler, own, scale_values(run.scaler, own))
         # (n_origins, width, n_inputs) -> (n_origins, horizon, n_targets)
-        point = forecast_windows(
-            run.model, source, starts, own_width, horizon, run.config.model.params
-        ).point
-        index = run.scaler.series_index(own.ids)
-        forecasts[summary.name] = run.scaler.inverse_targets(
-            point, None if index is None else index[:1].repeat(len(starts))
-        )
+        forecasts[summary.name] = Predictor.of_run(run).forecast(own, starts).point
     naive = np.repeat(
         windows.last_inputs(table.values, windows.starts_at(at, width), width, n_targets)[:, None],
         horizon,

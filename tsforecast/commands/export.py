@@ -25,7 +25,10 @@ model (inside the SavedModel folder; ``PATH.json`` for TFLite) names every colum
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +36,15 @@ from typing import Any
 
 import numpy as np
 
+from tsforecast import engine
 from tsforecast.config.data import calendar_columns
 from tsforecast.data import windows
 from tsforecast.data.future import future_covariates, with_future
 from tsforecast.data.loading import load_input
-from tsforecast.errors import ConfigError, DataError, RunError
+from tsforecast.errors import ConfigError, DataError, RunError, TsForecastError
 from tsforecast.files import write_atomically
 from tsforecast.forecasting import future_times
+from tsforecast.models.covariates import vocabularies
 from tsforecast.models.heads import head_of
 from tsforecast.runs import LoadedRun, load_run
 
@@ -128,8 +133,8 @@ def _inputs(model: Any) -> list[Any]:
     return list(inputs.values()) if isinstance(inputs, dict) else list(inputs)
 
 
-def _forecaster(run: LoadedRun, shape: Layout, fmt: str) -> tuple[Any, list[Any]]:
-    """The serving function and its input signature."""
+def _forecaster(run: LoadedRun, shape: Layout, fmt: str) -> tuple[Any, list[Any], list[Any]]:
+    """The serving function, its input signature and the lookup tables it reads."""
     import tensorflow as tf
 
     config, scaler, model = run.config, run.scaler, run.model
@@ -159,6 +164,16 @@ def _forecaster(run: LoadedRun, shape: Layout, fmt: str) -> tuple[Any, list[Any]
         else:
             spec["series_index"] = tf.TensorSpec([batch], tf.int32, name="series_index")
 
+    lookups = [
+        tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(list(vocabulary), tf.string),
+                tf.range(1, len(vocabulary) + 1, dtype=tf.int32),
+            ),
+            default_value=0,
+        )
+        for vocabulary in vocabularies(model)
+    ]
     lam = tf.constant(lambdas or [1.0] * n_targets, tf.float32)
     zero = tf.equal(lam, 0.0)
     safe = tf.where(zero, tf.ones_like(lam), lam)
@@ -217,7 +232,10 @@ def _forecaster(run: LoadedRun, shape: Layout, fmt: str) -> tuple[Any, list[Any]
         columns = [inputs["categories"][:, i : i + 1] for i in range(len(shape.categories))]
         if shape.embeds_id:
             columns.append(series_name[:, None])
-        scaled.update({f"category_{i}": column for i, column in enumerate(columns)})
+        # (batch, 1) names -> (batch, 1) indices into each vocabulary (0: unknown)
+        scaled.update(
+            {f"category_{i}": lookups[i].lookup(column) for i, column in enumerate(columns)}
+        )
         raw = model(scaled if takes_dict else scaled["window"], training=False)
         if head_of(config.model.params) == "sequence":
             raw = raw[:, -1]
@@ -231,11 +249,15 @@ def _forecaster(run: LoadedRun, shape: Layout, fmt: str) -> tuple[Any, list[Any]
         median = shape.levels.index(0.5)
         return {"forecast": levels[..., median], "quantiles": levels}
 
-    return serve, list(spec.values())
+    return serve, list(spec.values()), lookups
 
 
 def export(run_dir: str | Path, fmt: str, output: str | Path) -> dict[str, Any]:
     """Export a finished run; returns the description written beside it.
+
+    The run is loaded under Keras' TensorFlow backend, which only this command uses: in
+    this process when Keras is not yet running on another backend here (the command
+    line), else in a child process.
 
     Raises:
         ConfigError: for an unknown format or an output that exists.
@@ -246,6 +268,32 @@ def export(run_dir: str | Path, fmt: str, output: str | Path) -> dict[str, Any]:
     output = Path(output)
     if output.exists():
         raise ConfigError(f"--output {output} exists; remove it or name another path.")
+    if engine.use_tensorflow():
+        return _export(run_dir, fmt, output)
+    return _export_in_child(run_dir, fmt, output)
+
+
+def _export_in_child(run_dir: str | Path, fmt: str, output: Path) -> dict[str, Any]:
+    """:func:`export` in a child process that runs Keras on TensorFlow."""
+    env = {**os.environ, engine.BACKEND_VARIABLE: "tensorflow"}
+    command = [sys.executable, "-m", __name__, str(run_dir), fmt, str(output)]
+    child = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    lines = child.stdout.strip().splitlines()
+    try:
+        answer = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        tail = child.stderr.strip().splitlines()
+        raise RunError(
+            f"The export process failed (exit status {child.returncode})"
+            + (f": {tail[-1]}" if tail else ".")
+        ) from None
+    if "error" in answer:
+        kind = {"ConfigError": ConfigError, "DataError": DataError}.get(answer["kind"], RunError)
+        raise kind(answer["error"])
+    return answer["described"]
+
+
+def _export(run_dir: str | Path, fmt: str, output: Path) -> dict[str, Any]:
     run = load_run(run_dir)
     shape = layout(run)
     if fmt == "tflite" and (shape.categories or shape.embeds_id):
@@ -277,9 +325,11 @@ def export(run_dir: str | Path, fmt: str, output: str | Path) -> dict[str, Any]:
 def _save(run: LoadedRun, shape: Layout, fmt: str, path: Path) -> None:
     import keras
 
-    serve, signature = _forecaster(run, shape, fmt)
+    serve, signature, lookups = _forecaster(run, shape, fmt)
     archive = keras.export.ExportArchive()
     archive.track(run.model)
+    for table in lookups:
+        archive.track(table)
 
     def endpoint(*args: Any) -> dict[str, Any]:
         return serve(**{spec.name: value for spec, value in zip(signature, args, strict=True)})
@@ -350,3 +400,19 @@ def load_exported(path: str | Path) -> Any:
         return tf.saved_model.load(str(path)).signatures["serve"]
     except (OSError, KeyError, ValueError) as exc:
         raise DataError(f"Cannot load the exported model {path}: {exc}") from None
+
+
+def main(argv: list[str]) -> int:
+    """The child process of :func:`export`: ``RUN_DIR FORMAT OUTPUT``; prints one JSON line,
+    the description or the error."""
+    run_dir, fmt, output = argv
+    try:
+        answer: dict[str, Any] = {"described": _export(run_dir, fmt, Path(output))}
+    except TsForecastError as exc:
+        answer = {"error": str(exc), "kind": type(exc).__name__}
+    print(json.dumps(answer))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import platform
 import tempfile
 import time
@@ -21,13 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsforecast import __version__, evaluation, html_pages, plots
+from tsforecast import __version__, engine, evaluation, html_pages, plots
 from tsforecast.commands import auto
 from tsforecast.config import Config, load_config
 from tsforecast.data import windows
 from tsforecast.data.prepared import PreparedData, prepare_data
 from tsforecast.errors import GATE_FAILED_EXIT_CODE, RunError, RunInterrupted, TsForecastError
-from tsforecast.forecasting import forecast_windows
+from tsforecast.forecasting import Predictor
 from tsforecast.gates import NO_GATES, Gates, check_gates
 from tsforecast.models import heads, registry
 from tsforecast.runs import (
@@ -46,6 +45,11 @@ from tsforecast.runs import (
 from tsforecast.training.distribution import Distribution, make_distribution
 from tsforecast.training.fit import Progress, build_and_fit
 
+OUT_OF_MEMORY = (
+    "Out of memory building or training the model; make the model smaller or lower "
+    "training.batch_size or window.input_width."
+)
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -57,14 +61,10 @@ class TrainResult:
 
 
 def versions() -> dict[str, str]:
-    """The versions of the libraries a run was made with."""
-    import keras
-    import tensorflow as tf
-
+    """The versions of the libraries a run was made with, and the Keras backend."""
     return {
         "tsforecast": __version__,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        **engine.versions(),
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "python": platform.python_version(),
@@ -74,19 +74,11 @@ def versions() -> dict[str, str]:
 def checked_forecasts(model: Any, prepared: PreparedData, config: Config, part: str) -> Callable:
     """A function from window starts to the model's scaled forecasts of ``part``, which
     raises a RunError if a forecast is NaN or infinite."""
-    source = prepared.source().tensors()
-    window = config.window
+    predictor = Predictor(model, prepared.scaler, config.window, config.model.params)
+    source = prepared.source()
 
     def forecast(starts: np.ndarray) -> heads.Forecast:
-        result = forecast_windows(
-            model, source, starts, window.input_width, window.horizon, config.model.params
-        )
-        if not np.isfinite(result.point).all():
-            raise RunError(
-                f"The trained model forecasts NaN or infinite values on the {part} split; "
-                "check the data for extreme values or lower training.optimizer.learning_rate."
-            )
-        return result
+        return predictor.scaled(source, starts, f" on the {part} split")
 
     return forecast
 
@@ -218,19 +210,17 @@ def train(
     Raises:
         RunInterrupted: on KeyboardInterrupt (SIGINT, or SIGTERM where the caller maps it).
     """
-    import tensorflow as tf
-
     started = time.perf_counter()
     prepared = prepared if prepared is not None else prepare_data(config)
     run = RunDir.reopen(resume, config) if resume is not None else None
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     distribution = make_distribution(config.training.distribute)
     if not distribution.is_chief:
         with tempfile.TemporaryDirectory(prefix="tsforecast-worker-") as scratch:
             output = dataclasses.replace(config.output, dir=scratch)
             run = RunDir.create(dataclasses.replace(config, output=output))
             try:
-                return _train_into(run, config, prepared, progress, started, distribution)
+                with distribution.native_output_to_stderr():
+                    return _train_into(run, config, prepared, progress, started, distribution)
             finally:
                 run.release()
     if run is None:
@@ -239,7 +229,8 @@ def train(
         run.clear_failed()
     try:
         run.write_config(config)  # first, so that a run stopped at any point can be resumed
-        return _train_into(run, config, prepared, progress, started, distribution)
+        with distribution.native_output_to_stderr():
+            return _train_into(run, config, prepared, progress, started, distribution)
     except KeyboardInterrupt:
         message = (
             f"Training was interrupted; continue it with --resume {run.path} "
@@ -255,14 +246,10 @@ def train(
         message = f"Cannot write the run directory {run.path}: {reason}"
         run.mark_failed(message)
         raise RunError(message) from None
-    except (MemoryError, tf.errors.ResourceExhaustedError):
-        message = (
-            "Out of memory building or training the model; make the model smaller or lower "
-            "training.batch_size or window.input_width."
-        )
-        run.mark_failed(message)
-        raise RunError(message) from None
     except Exception as exc:
+        if isinstance(exc, MemoryError) or "RESOURCE_EXHAUSTED" in str(exc):  # XLA's own
+            run.mark_failed(OUT_OF_MEMORY)
+            raise RunError(OUT_OF_MEMORY) from None
         run.mark_failed(f"{type(exc).__name__}: {exc}")
         raise
     finally:
@@ -331,6 +318,7 @@ def _train_into(
             "replicas": distribution.replicas,
             "precision": trained.precision,
             "jit_compile": bool(heads.trained_part(model, params).jit_compile),
+            "backend": engine.versions()["backend"],
         },
         **({"auto": _auto_summary(config, choice)} if choice is not None else {}),
         "run": {
@@ -422,11 +410,8 @@ def error_record(path: str, exc: BaseException) -> dict[str, Any]:
 
 def _batch_errors() -> tuple[type[BaseException], ...]:
     """What one config of a batch may fail with without stopping the others."""
-    import tensorflow as tf
-
     return (
         TsForecastError,
-        tf.errors.OpError,
         ArithmeticError,
         LookupError,
         OSError,

@@ -43,6 +43,7 @@ from tsforecast.runs import (
     RunDir,
 )
 from tsforecast.search_space import SearchParam, SearchSpace, load_search
+from tsforecast.training.distribution import Distribution
 
 OBJECTIVE = "val_loss"
 
@@ -83,11 +84,17 @@ def _declare(hp: Any, param: SearchParam) -> Any:
     return param.decode(value)
 
 
-def _hypermodel(space: SearchSpace, table: SeriesTable) -> Any:
-    """A KerasTuner HyperModel that builds and fits one trial's config."""
+def _hypermodel(space: SearchSpace, table: SeriesTable, distribution: Distribution) -> Any:
+    """A KerasTuner HyperModel that builds and fits one trial's config (on the devices of
+    ``distribution``)."""
     import keras_tuner
 
+    from tsforecast.data.pipeline import Split
     from tsforecast.training.fit import build_compiled_model, fit, seed_everything
+
+    split = None
+    if distribution.distributed:
+        split = Split(distribution.replicas, distribution.process, distribution.processes)
 
     class ConfigHyperModel(keras_tuner.HyperModel):
         def __init__(self) -> None:
@@ -114,19 +121,24 @@ def _hypermodel(space: SearchSpace, table: SeriesTable) -> Any:
                 return None
             config, prepared = self._trial(hp)
             seed_everything(config.training.seed, config.training.deterministic)
-            return build_compiled_model(config, prepared)[1]  # the trained part
+            if split is not None:
+                distribution.check_batch(config.training.batch_size)
+            with distribution.scope():
+                return build_compiled_model(config, prepared)[1]  # the trained part
 
         def fit(self, hp: Any, model: Any, *args: Any, callbacks=None, **kwargs: Any) -> Any:
             config, prepared = self._trial(hp)
             try:
-                fitted = fit(
-                    model,
-                    prepared,
-                    config,
-                    callbacks=callbacks or (),
-                    epochs=kwargs.get("epochs"),
-                    initial_epoch=kwargs.get("initial_epoch", 0),
-                )
+                with distribution.scope():
+                    fitted = fit(
+                        model,
+                        prepared,
+                        config,
+                        callbacks=callbacks or (),
+                        epochs=kwargs.get("epochs"),
+                        initial_epoch=kwargs.get("initial_epoch", 0),
+                        split=split,
+                    )
             except TsForecastError as exc:
                 raise keras_tuner.errors.FailedTrialError(str(exc)) from None
             losses = [logs.get(OBJECTIVE, math.nan) for logs in fitted.history]
@@ -152,6 +164,15 @@ def _tuner(space: SearchSpace, table: SeriesTable, folder: Path, progress: Trial
     }[settings.algorithm]
 
     class Tuner(base):
+        def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+            # KerasTuner gives each trial a TensorBoard folder of its own only on the
+            # TensorFlow backend (with its HParams plugin); the folders alone here.
+            for callback in callbacks:
+                if callback.__class__.__name__ == "TensorBoard":
+                    callback.log_dir = str(
+                        Path(callback.log_dir, trial.trial_id, f"execution{execution}")
+                    )
+
         def on_trial_end(self, trial: Any) -> None:
             super().on_trial_end(trial)
             if progress is not None:
@@ -168,9 +189,7 @@ def _tuner(space: SearchSpace, table: SeriesTable, folder: Path, progress: Trial
         kwargs["max_epochs"] = training.epochs
     else:
         kwargs["max_trials"] = settings.max_trials
-    if training.distribute == "mirrored":
-        kwargs["distribution_strategy"] = make_distribution("mirrored").strategy
-    hypermodel = _hypermodel(space, table)
+    hypermodel = _hypermodel(space, table, make_distribution(training.distribute))
     tuner = Tuner(hypermodel, **kwargs)
     hypermodel.declaring = False
     return tuner
@@ -307,7 +326,7 @@ def _search(
                 progress(row)
 
     callbacks = []
-    if space.base.training.tensorboard:  # KerasTuner gives each trial a folder of its own
+    if space.base.training.tensorboard:  # each trial gets a folder of its own (see _tuner)
         import keras
 
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.file("tensorboard"))))

@@ -207,15 +207,6 @@ def _check_lr_schedule(config: Config) -> None:
             )
 
 
-def _check_speed(config: Config) -> None:
-    training = config.training
-    if training.jit_compile is True and training.deterministic:
-        raise ConfigError(
-            "training.jit_compile: true needs training.deterministic: false; Keras does not "
-            "compile with XLA while deterministic ops are on."
-        )
-
-
 def _check_recursive(config: Config) -> None:
     head = getattr(config.model.params, "head", "vector")
     if head == "recursive" and config.data.feature_columns:
@@ -275,6 +266,5 @@ CROSS_CHECKS = (
     _check_loss,
     _check_lr_schedule,
     _check_recursive,
-    _check_speed,
     _check_baselines,
 )

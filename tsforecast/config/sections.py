@@ -114,26 +114,28 @@ class TrainingConfig:
     seed: int = option(42, help="Seed for weights, shuffling and dropout.", check=seed_range)
     shuffle: bool = option(True, help="Shuffle training windows every epoch.")
     deterministic: bool = option(
-        True, help="Use deterministic TensorFlow ops, so reruns give identical metrics."
+        True,
+        help="Reruns give identical metrics: JAX computes deterministically on a CPU; on a GPU "
+        "this picks XLA's deterministic kernels (set by the first fit of a process).",
     )
     tensorboard: bool = option(
         False, help="Write TensorBoard logs into the run directory's `tensorboard/` folder."
     )
     distribute: Literal["none", "mirrored", "multi_worker"] = option(
         "none",
-        help="tf.distribute strategy: `mirrored` (local devices) or `multi_worker` (TF_CONFIG); "
-        "batch_size is the global batch.",
+        help="Data-parallel training through keras.distribution: `mirrored` (the local "
+        "devices) or `multi_worker` (one process per host of the TF_CONFIG cluster, joined by "
+        "jax.distributed); batch_size is the global batch and must split evenly across them.",
     )
     jit_compile: Literal["auto", True, False] = option(
         "auto",
-        help="Compile the train and predict steps with XLA: `auto` (Keras' default) does on a "
-        "GPU, not on a CPU. Keras never does while `deterministic` is true, so `true` needs "
-        "`deterministic: false`.",
+        help="Compile the train and predict steps with XLA (`jax.jit`): `auto` (Keras' default) "
+        "and `true` do; `false` runs them op by op, far slower, for debugging.",
     )
     steps_per_execution: int = option(
         1,
-        help="Batches run per call into TensorFlow; more cuts the per-batch Python overhead "
-        "of small models. Results are identical; epochs still end where they would.",
+        help="Batches run per compiled call; more cuts the per-batch Python overhead of "
+        "small models. Results are identical; epochs still end where they would.",
         check=positive,
     )
     mixed_precision: bool = option(

@@ -1,9 +1,10 @@
-"""tf.data pipelines of windows gathered lazily from the series.
+"""Batches of windows gathered lazily from the series with NumPy.
 
 Only window start rows are kept in memory; each batch of windows is gathered from the one
-series tensor by the row offsets of :mod:`tsforecast.data.windows`, like
+series array by the row offsets of :mod:`tsforecast.data.windows`, like
 ``keras.utils.timeseries_dataset_from_array`` does for one series, but over many series
-and split boundaries at once.
+and split boundaries at once. A :class:`WindowBatches` is a ``keras.utils.PyDataset``, so
+``fit``, ``evaluate`` and ``predict`` read it on any Keras backend without TensorFlow.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import keras
 import numpy as np
 
+from tsforecast import engine
 from tsforecast.data.windows import input_offsets, target_offsets
 
 
@@ -21,41 +24,25 @@ class WindowSource:
     """What windows are gathered from.
 
     Attributes:
-        values: ``(n_rows, n_columns)`` scaled float32 values (an array or a tensor): the
-            ``n_past`` columns of the input window (targets first), then the known-future
-            covariates.
+        values: ``(n_rows, n_columns)`` scaled float32 values: the ``n_past`` columns of
+            the input window (targets first), then the known-future covariates.
         n_past: Columns of the input window.
         row_series: ``(n_rows,)`` the series of each row, where there are statics.
         static: ``(n_series, n_static)`` scaled numeric statics, or None.
-        categories: ``(n_series, n_categories)`` category names, or None.
+        categories: ``(n_series, n_categories)`` int32 category indices (see
+            :func:`tsforecast.models.covariates.encode_categories`), or None.
     """
 
-    values: Any
+    values: np.ndarray
     n_past: int
-    row_series: Any = None
-    static: Any = None
-    categories: Any = None
+    row_series: np.ndarray | None = None
+    static: np.ndarray | None = None
+    categories: np.ndarray | None = None
 
     @property
     def covariates(self) -> bool:
         n_columns = self.values.shape[1]
         return n_columns > self.n_past or self.static is not None or self.categories is not None
-
-    def tensors(self) -> WindowSource:
-        """The same source held as tensors: convert once and hand it to every dataset of a
-        run, so that they share it."""
-        import tensorflow as tf
-
-        def tensor(value: Any, dtype: Any) -> Any:
-            return None if value is None else tf.convert_to_tensor(value, dtype=dtype)
-
-        return WindowSource(
-            tensor(self.values, tf.float32),
-            self.n_past,
-            tensor(self.row_series, tf.int32),
-            tensor(self.static, tf.float32),
-            tensor(self.categories, tf.string),
-        )
 
 
 def batches_per_epoch(n_windows: int, batch_size: int) -> int:
@@ -63,8 +50,160 @@ def batches_per_epoch(n_windows: int, batch_size: int) -> int:
     return -(-n_windows // batch_size)
 
 
+def padded_size(n: int, batch_size: int) -> int:
+    """The batch size a short batch of ``n`` windows is padded to when forecasting: the next
+    power of two, at most ``batch_size``, so that a compiled predict step is reused across
+    calls instead of being compiled again for every new number of windows."""
+    return min(batch_size, 1 << max(0, int(n - 1).bit_length()))
+
+
+@dataclass(frozen=True)
+class Split:
+    """How data-parallel training splits each batch: over ``replicas`` devices held by
+    ``processes`` processes, of which this is number ``process``; each process reads its
+    contiguous share of every batch."""
+
+    replicas: int
+    process: int = 0
+    processes: int = 1
+
+    def share(self, batch: np.ndarray) -> np.ndarray:
+        size = len(batch) // self.processes
+        return batch[self.process * size : (self.process + 1) * size]
+
+
+class EpochOrder:
+    """The order in which one epoch reads the training windows, shuffled by ``(seed, epoch)``.
+
+    Every epoch's order depends on the seed and the epoch number alone, so training resumed
+    at any epoch sees exactly the batches an uninterrupted run sees. :meth:`callback` sets
+    it at the start of each epoch, before ``fit`` reads the epoch's first batch.
+
+    Args:
+        starts: Window start rows.
+        shuffle: Shuffle them every epoch; else every epoch reads them in order.
+        seed: Shuffle seed.
+    """
+
+    def __init__(self, starts: np.ndarray, shuffle: bool, seed: int | None) -> None:
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.shuffle = shuffle
+        self.seed = 0 if seed is None else seed
+        self.current = self.of_epoch(0)
+
+    def of_epoch(self, epoch: int) -> np.ndarray:
+        """The start rows in the order epoch ``epoch`` reads them."""
+        if not self.shuffle:
+            return self.starts
+        return np.random.default_rng([self.seed, epoch]).permutation(self.starts)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.current = self.of_epoch(epoch)
+
+    def callback(self) -> Any:
+        """A Keras callback that sets the order at the start of every epoch."""
+        order = self
+
+        class SetEpochOrder(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                order.set_epoch(epoch)
+
+        return SetEpochOrder()
+
+
+class WindowBatches(keras.utils.PyDataset):
+    """``(inputs, targets)`` batches of windows, or inputs alone (see :func:`window_dataset`).
+
+    Batches are gathered when Keras asks for them, in this process (no worker threads), so
+    the order of an epoch is the one its :class:`EpochOrder` holds when the epoch starts.
+    """
+
+    def __init__(
+        self,
+        source: WindowSource,
+        starts: np.ndarray,
+        width: int,
+        batch_size: int,
+        horizon: int,
+        n_targets: int,
+        target_steps: tuple[int, ...] | None,
+        order: EpochOrder | None,
+        with_targets: bool,
+        pad: bool,
+        split: Split | None = None,
+    ) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        engine.without_tensorflow()
+        self.source = source
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.split = split
+        self.n_batches = batches_per_epoch(len(self.starts), batch_size)
+        if split is not None and len(self.starts) % batch_size < split.replicas:
+            self.n_batches = len(self.starts) // batch_size  # a last batch too short to split
+        self.batch_size = batch_size
+        self.order = order
+        self.with_targets = with_targets
+        self.pad = pad
+        self.horizon = horizon
+        values = source.values
+        n_columns, n_past = values.shape[1], source.n_past
+        self.at_inputs = input_offsets(width)
+        # sliced once here, not for every batch
+        self.past = values if n_past == n_columns else np.ascontiguousarray(values[:, :n_past])
+        self.future = None
+        if n_columns > n_past:
+            self.future = np.ascontiguousarray(values[:, n_past:])
+            self.at_future = np.arange(width + horizon, dtype=np.int64)
+        if with_targets:
+            self.at_targets = target_offsets(width, horizon, target_steps)
+            self.target_values = (
+                values if n_targets == n_columns else np.ascontiguousarray(values[:, :n_targets])
+            )
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+    def __getitem__(self, index: int) -> Any:
+        ordered = self.starts if self.order is None else self.order.current
+        batch = ordered[index * self.batch_size : (index + 1) * self.batch_size]
+        if self.split is not None:
+            # the short last batch cut to a multiple of the replicas
+            batch = self.split.share(
+                batch[: len(batch) // self.split.replicas * self.split.replicas]
+            )
+        if self.pad and len(batch) < self.batch_size:
+            # repeats of the last window, dropped again by the caller (see padded_size)
+            size = padded_size(len(batch), self.batch_size)
+            batch = np.concatenate([batch, np.repeat(batch[-1:], size - len(batch))])
+        return self.gather(batch)
+
+    def gather(self, batch: np.ndarray) -> Any:
+        """The inputs (and targets) of the windows starting at rows ``batch``."""
+        source = self.source
+        # (batch,) -> (batch, width, n_past)
+        inputs: Any = self.past[batch[:, None] + self.at_inputs]
+        if source.covariates:
+            inputs = {"window": inputs}
+            if self.future is not None:
+                # (batch,) -> (batch, width + horizon, n_future)
+                inputs["future"] = self.future[batch[:, None] + self.at_future]
+            if source.static is not None or source.categories is not None:
+                owner = source.row_series[batch]  # (batch,)
+                if source.static is not None:
+                    inputs["static"] = source.static[owner]
+                if source.categories is not None:
+                    categories = source.categories[owner]  # (batch, n_categories)
+                    for i in range(categories.shape[1]):
+                        inputs[f"category_{i}"] = categories[:, i : i + 1]
+        if not self.with_targets:
+            return inputs
+        # (batch,) -> (batch, horizon, n_targets), or (batch, n_steps, horizon, n_targets)
+        rows = batch.reshape(-1, *[1] * self.at_targets.ndim) + self.at_targets
+        return inputs, self.target_values[rows]
+
+
 def window_dataset(
-    source: Any,
+    source: WindowSource | np.ndarray,
     starts: np.ndarray,
     width: int,
     batch_size: int,
@@ -74,12 +213,14 @@ def window_dataset(
     target_steps: tuple[int, ...] | None = None,
     order: EpochOrder | None = None,
     with_targets: bool | None = None,
-) -> Any:
-    """A tf.data pipeline of ``(inputs, targets)`` batches, or of inputs alone.
+    pad: bool = False,
+    split: Split | None = None,
+) -> WindowBatches:
+    """Batches of ``(inputs, targets)``, or of inputs alone, as a Keras ``PyDataset``.
 
     Inputs are the window ``(batch, width, n_past)``, or, where the source has covariates,
     a dict of it and the future covariates ``(batch, width + horizon, n_future)``, the
-    statics ``(batch, n_static)`` and each category ``(batch, 1)`` (named as
+    statics ``(batch, n_static)`` and each category's index ``(batch, 1)`` (named as
     :mod:`tsforecast.models.covariates` names a model's inputs).
 
     Args:
@@ -96,119 +237,23 @@ def window_dataset(
             pass then reads the windows in the order this holds when it starts. None reads
             ``starts`` in order.
         with_targets: Yield targets too (default: when ``horizon`` is set).
+        pad: Pad a short last batch to :func:`padded_size` windows (for forecasting).
+        split: For data-parallel training: batches are cut to split across the replicas,
+            and this process reads only its share of each.
     """
-    import tensorflow as tf
-
     if not isinstance(source, WindowSource):
-        source = WindowSource(source, int(np.shape(source)[1]))
-    source = source.tensors() if not tf.is_tensor(source.values) else source
+        source = WindowSource(np.asarray(source, dtype=np.float32), int(np.shape(source)[1]))
     with_targets = bool(horizon) if with_targets is None else with_targets
-    series = source.values
-    index_type = tf.int32 if series.shape[0] < 2**31 else tf.int64  # int32 gathers are faster
-    at_inputs = tf.constant(input_offsets(width), dtype=index_type)
-    n_columns, n_past = series.shape[1], source.n_past
-    # sliced once here: slicing inside gather() would copy the series every batch
-    past = series if n_past == n_columns else series[:, :n_past]
-    if n_columns > n_past:
-        future = series[:, n_past:]
-        at_future = tf.constant(np.arange(width + horizon), dtype=index_type)
-    if with_targets:
-        at_targets = tf.constant(target_offsets(width, horizon, target_steps), dtype=index_type)
-        target_series = series if n_targets == n_columns else series[:, :n_targets]
-
-    # no autograph: nothing here depends on tensor values, and converting costs a second
-    @tf.autograph.experimental.do_not_convert
-    def gather(batch_starts):
-        batch_starts = tf.cast(batch_starts, index_type)
-        # (batch,) -> (batch, width, n_past)
-        inputs = tf.gather(past, batch_starts[:, None] + at_inputs)
-        if source.covariates:
-            inputs = {"window": inputs}
-            if n_columns > n_past:
-                # (batch,) -> (batch, width + horizon, n_future)
-                inputs["future"] = tf.gather(future, batch_starts[:, None] + at_future)
-            if source.static is not None or source.categories is not None:
-                owner = tf.gather(source.row_series, batch_starts)  # (batch,)
-                if source.static is not None:
-                    inputs["static"] = tf.gather(source.static, owner)
-                if source.categories is not None:
-                    categories = tf.gather(source.categories, owner)  # (batch, n_categories)
-                    for i in range(source.categories.shape[1]):
-                        inputs[f"category_{i}"] = categories[:, i : i + 1]
-        if not with_targets:
-            return inputs
-        # (batch,) -> (batch, horizon, n_targets), or (batch, n_steps, horizon, n_targets)
-        rows = tf.reshape(batch_starts, [-1] + [1] * len(at_targets.shape)) + at_targets
-        return inputs, tf.gather(target_series, rows)
-
-    n_windows = len(starts)
-    whole = n_windows // batch_size
-
-    @tf.autograph.experimental.do_not_convert
-    def batches(ordered):
-        # (n_windows,) start rows -> batches of them, the short last one after the whole
-        # ones, each gathered by one parallel map: no tf.data stage per window
-        dataset = tf.data.Dataset.from_tensor_slices(
-            tf.reshape(ordered[: whole * batch_size], [whole, batch_size])
-        )
-        if n_windows % batch_size:
-            last = ordered[whole * batch_size :]
-            dataset = dataset.concatenate(tf.data.Dataset.from_tensors(last))
-        return dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-
-    if order is None:
-        dataset = batches(tf.constant(np.asarray(starts, np.int64)))
-    else:
-        # each pass reads the order variable once, when it starts
-        read = tf.autograph.experimental.do_not_convert(lambda _: order.variable.read_value())
-        dataset = tf.data.Dataset.from_tensors(0).map(read).flat_map(batches)
-        cardinality = batches_per_epoch(n_windows, batch_size)
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(cardinality))
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-class EpochOrder:
-    """The order in which one epoch reads the training windows, shuffled by ``(seed, epoch)``.
-
-    Every epoch's order depends on the seed and the epoch number alone, so training resumed
-    at any epoch sees exactly the batches an uninterrupted run sees. It lives in a
-    ``tf.Variable`` that :func:`window_dataset` slices batches from; :meth:`callback` sets
-    it at the start of each epoch, before ``fit`` starts its pass over the dataset.
-
-    Args:
-        starts: Window start rows.
-        shuffle: Shuffle them every epoch; else every epoch reads them in order.
-        seed: Shuffle seed.
-    """
-
-    def __init__(self, starts: np.ndarray, shuffle: bool, seed: int | None) -> None:
-        import tensorflow as tf
-
-        self.starts = tf.constant(np.asarray(starts, dtype=np.int64))
-        self.shuffle = shuffle
-        self.seed = 0 if seed is None else seed
-        self.variable = tf.Variable(self.of_epoch(0), trainable=False)
-
-    def of_epoch(self, epoch: int) -> Any:
-        """The start rows in the order epoch ``epoch`` reads them."""
-        import tensorflow as tf
-
-        if not self.shuffle:
-            return self.starts
-        seed = tf.constant([self.seed, epoch], dtype=tf.int64)
-        return tf.random.experimental.stateless_shuffle(self.starts, seed=seed)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.variable.assign(self.of_epoch(epoch))
-
-    def callback(self) -> Any:
-        """A Keras callback that sets the order at the start of every epoch."""
-        import keras
-
-        order = self
-
-        class SetEpochOrder(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                order.set_epoch(epoch)
-
-        return SetEpochOrder()
+    return WindowBatches(
+        source,
+        starts,
+        width,
+        batch_size,
+        horizon,
+        n_targets,
+        target_steps,
+        order,
+        with_targets,
+        pad,
+        split,
+    )

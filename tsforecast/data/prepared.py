@@ -15,6 +15,7 @@ from tsforecast.data.scaling import Scaler
 from tsforecast.data.splits import PARTS, SplitBounds, split_bounds
 from tsforecast.data.windows import window_starts
 from tsforecast.errors import DataError
+from tsforecast.models.covariates import encode_categories
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,16 @@ class PreparedData:
     mase_scale: np.ndarray
 
     def source(self) -> WindowSource:
-        """What the datasets gather windows from: the scaled values and covariates."""
-        return window_source(self.scaler, self.table, self.scaled)
+        """What the datasets gather windows from: the scaled values and covariates, the
+        categories looked up in the vocabularies of the training series."""
+        return window_source(self.scaler, self.table, self.scaled, self.vocabularies())
+
+    def vocabularies(self) -> tuple[tuple[str, ...], ...]:
+        """Per categorical static column, the sorted names its training series hold."""
+        if self.table.static is None:
+            return ()
+        seen = self.table.static.categorical[self.training_series()]
+        return tuple(tuple(sorted({str(v) for v in column})) for column in seen.T)
 
     def periods(self) -> dict[str, dict[str, Any]]:
         """Per split: its first and last timestamps (as the data writes them; None without
@@ -101,15 +110,21 @@ def _mase_scale(table: SeriesTable, bounds: SplitBounds) -> np.ndarray:
     return scales
 
 
-def window_source(scaler: Scaler, table: SeriesTable, scaled: np.ndarray) -> WindowSource:
-    """The scaled values of ``table`` and its scaled statics, as windows are gathered from."""
+def window_source(
+    scaler: Scaler,
+    table: SeriesTable,
+    scaled: np.ndarray,
+    vocabularies: tuple[tuple[str, ...], ...] = (),
+) -> WindowSource:
+    """The scaled values of ``table``, its scaled statics and its categories as indices into
+    ``vocabularies`` (the model's), as windows are gathered from."""
     static = categories = row_series = None
     if table.static is not None:
         row_series = table.series_of_rows()
         if table.static.numeric_names:
             static = scaler.transform_static(table.static.numeric).astype(np.float32)
         if table.static.categorical_names:
-            categories = table.static.categorical
+            categories = encode_categories(table.static.categorical, vocabularies)
     return WindowSource(scaled, table.n_past, row_series, static, categories)
 
 

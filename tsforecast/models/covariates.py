@@ -7,8 +7,10 @@ the targets first. A model with covariates has named inputs:
 - ``future``: ``(batch, input_width + horizon, n_future)``, covariates known over the
   input window and the horizon (planned prices, weather forecasts, calendar features);
 - ``static``: ``(batch, n_static)`` numeric per-series values, scaled;
-- ``category_0``, ``category_1``, ...: ``(batch, 1)`` strings, per-series categories,
-  looked up and embedded inside the model, so that ``model.keras`` is self-contained.
+- ``category_0``, ``category_1``, ...: ``(batch, 1)`` int32, per-series categories as
+  indices into their vocabulary (:func:`encode_categories`), embedded inside the model by a
+  :class:`~tsforecast.models.layers.CategoryEmbedding` that keeps the vocabulary, so that
+  ``model.keras`` is self-contained (:func:`vocabularies` reads it back).
 
 Families that map a window to one feature vector read them the same way
 (:func:`inputs`): the future covariates of the input window join the window step by step,
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 #: The largest embedding of a category column.
 MAX_EMBEDDING = 10
@@ -94,7 +98,7 @@ def raw_inputs(shape: Any) -> Any:
     if covariates.n_static:
         named["static"] = keras.Input((covariates.n_static,), name="static")
     for i in range(len(covariates.categories)):
-        named[f"category_{i}"] = keras.Input((1,), dtype="string", name=f"category_{i}")
+        named[f"category_{i}"] = keras.Input((1,), dtype="int32", name=f"category_{i}")
     return named
 
 
@@ -114,16 +118,15 @@ def inputs(shape: Any) -> Tensors:
         encoder_input = keras.layers.Concatenate(name="window_and_future")([window, past])
         ahead = keras.layers.Cropping1D((shape.input_width, 0), name="future_ahead")(future)
         head_parts.append(keras.layers.Flatten(name="future_ahead_flat")(ahead))
+    from tsforecast.models.layers import CategoryEmbedding
+
     static_parts = [named["static"]] if "static" in named else []
     for i, vocabulary in enumerate(covariates.categories):
         name = f"category_{i}"
-        # (batch, 1) strings -> (batch, 1) indices (0: unknown) -> (batch, width)
-        index = keras.layers.StringLookup(vocabulary=list(vocabulary), name=f"{name}_lookup")(
-            named[name]
-        )
-        embedded = keras.layers.Embedding(
-            len(vocabulary) + 1, covariates.embedding_width(i), name=f"{name}_embedding"
-        )(index)
+        # (batch, 1) indices (0: unknown) -> (batch, 1, width) -> (batch, width)
+        embedded = CategoryEmbedding(
+            list(vocabulary), covariates.embedding_width(i), name=f"{name}_embedding"
+        )(named[name])
         static_parts.append(keras.layers.Flatten(name=f"{name}_flat")(embedded))
     static = None
     if static_parts:
@@ -146,3 +149,27 @@ def joined(features: Any, head_input: Any, name: str = "features_and_covariates"
     if head_input is None:
         return features
     return keras.layers.Concatenate(name=name)([features, head_input])
+
+
+def encode_categories(
+    categories: np.ndarray, vocabularies: tuple[tuple[str, ...], ...]
+) -> np.ndarray:
+    """``(n_series, n_categories)`` names -> int32 indices into each column's vocabulary,
+    counted from 1; 0 for a name the vocabulary does not hold."""
+    out = np.zeros(np.shape(categories), dtype=np.int32)
+    for i, vocabulary in enumerate(vocabularies):
+        lookup = {name: k + 1 for k, name in enumerate(vocabulary)}
+        out[:, i] = [lookup.get(str(name), 0) for name in categories[:, i]]
+    return out
+
+
+def vocabularies(model: Any) -> tuple[tuple[str, ...], ...]:
+    """The vocabulary of each category input of a built model, in input order."""
+    from tsforecast.models.layers import CategoryEmbedding
+
+    found = {
+        layer.name: tuple(layer.vocabulary)
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, CategoryEmbedding)
+    }
+    return tuple(found[f"category_{i}_embedding"] for i in range(len(found)))

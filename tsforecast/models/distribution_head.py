@@ -124,10 +124,14 @@ class DistributionParameters(keras.layers.Layer):
 
 
 def _lgamma(x: Any) -> Any:
-    # keras.ops has no log-gamma; the package runs on the TensorFlow backend.
-    import tensorflow as tf
+    """``log(|Gamma(x)|)`` elementwise: keras.ops has none, so the backend's own."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
 
-    return tf.math.lgamma(x)
+        return tf.math.lgamma(x)
+    import jax
+
+    return jax.lax.lgamma(x)
 
 
 def negative_log_likelihood(y_true: Any, params: Any, likelihood: str) -> Any:

@@ -326,3 +326,25 @@ class GatedActivation(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], input_shape[-1] // 2)
+
+
+@keras.saving.register_keras_serializable(package="tsforecast")
+class CategoryEmbedding(keras.layers.Embedding):
+    """An embedding of a categorical column that keeps the column's vocabulary.
+
+    Its input is the index of each name in ``vocabulary`` counted from 1 (0: a name the
+    vocabulary does not hold), as :func:`tsforecast.models.covariates.encode_categories`
+    computes it outside the model; the vocabulary rides along in the layer's config, so
+    that a saved model says which names its rows stand for.
+    Shapes: ``(batch, 1) int -> (batch, 1, output_dim)``.
+    """
+
+    def __init__(self, vocabulary: list[str], output_dim: int, **kwargs: object) -> None:
+        kwargs.pop("input_dim", None)
+        super().__init__(len(vocabulary) + 1, output_dim, **kwargs)
+        self.vocabulary = list(vocabulary)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("input_dim", None)
+        return {**config, "vocabulary": self.vocabulary}

@@ -1,16 +1,24 @@
-"""``training.distribute``: which tf.distribute strategy trains the model, and who writes.
+"""``training.distribute``: which devices and processes train the model, and who writes.
 
-``mirrored`` replicates the model on every local GPU (or on every logical CPU device when
-there is no GPU); ``multi_worker`` runs one replica per process of the cluster described by
-the ``TF_CONFIG`` environment variable. In both, the configured batch size is the global
-one: each step splits one batch across the replicas. Only the chief process writes a run
-directory; the other workers train in a temporary directory that is removed afterwards.
+Both kinds train data-parallel through ``keras.distribution.DataParallel`` on the JAX
+backend: the model is replicated on every device and each step splits one batch across
+them. ``mirrored`` uses the devices of this process (every local GPU, or every CPU device
+JAX was started with); ``multi_worker`` runs one process per host of the cluster that the
+``TF_CONFIG`` environment variable describes (the format ``tf.distribute`` clusters use),
+joined by ``jax.distributed``, each process reading its share of every batch. The
+configured batch size is the global one and must split evenly across the replicas; the
+short last batch of an epoch is cut to a multiple of the replica count. Only the chief
+process writes a run directory; the other workers train in a temporary directory that is
+removed afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,19 +27,23 @@ from tsforecast.errors import ConfigError, RunError
 
 @dataclass(frozen=True)
 class Distribution:
-    """The strategy of one process and its role.
+    """The devices of one process and its role.
 
     Attributes:
         kind: The ``training.distribute`` value.
-        strategy: The ``tf.distribute.Strategy`` (the default one for ``none``).
+        devices: The JAX devices holding a replica, across every process (empty: none).
         is_chief: Whether this process writes the run directory.
         task: ``"chief"``, ``"worker 1"``, ... (empty when not multi-worker).
+        process: This process's index among ``processes``.
+        processes: Processes training together.
     """
 
     kind: str
-    strategy: Any
+    devices: tuple[Any, ...] = ()
     is_chief: bool = True
     task: str = ""
+    process: int = 0
+    processes: int = 1
 
     @property
     def distributed(self) -> bool:
@@ -39,7 +51,48 @@ class Distribution:
 
     @property
     def replicas(self) -> int:
-        return int(self.strategy.num_replicas_in_sync)
+        return max(1, len(self.devices))
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """Build and fit inside this: variables are replicated and batches split."""
+        if not self.distributed:
+            yield
+            return
+        import keras
+
+        parallel = keras.distribution.DataParallel(
+            devices=list(self.devices), auto_shard_dataset=False
+        )
+        with parallel.scope():
+            yield
+
+    def native_output_to_stderr(self) -> contextlib.AbstractContextManager[None]:
+        """Inside this, what native code prints on standard output (Gloo's notes on the
+        connections between processes) goes to standard error, so that standard output
+        holds only what the command prints."""
+        return _stdout_to_stderr() if self.processes > 1 else contextlib.nullcontext()
+
+    def check_batch(self, batch_size: int) -> None:
+        """Raise ConfigError unless a batch splits evenly across the replicas."""
+        if batch_size % self.replicas:
+            raise ConfigError(
+                f"training.batch_size must be a multiple of the {self.replicas} replicas of "
+                f"training.distribute {self.kind}; got {batch_size}."
+            )
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def read_tf_config() -> dict[str, Any]:
@@ -77,57 +130,42 @@ def is_chief_task(tf_config: dict[str, Any]) -> bool:
 
 
 def make_distribution(kind: str) -> Distribution:
-    """Create the strategy for ``training.distribute``.
+    """The devices and role of this process for ``training.distribute``.
 
-    ``multi_worker`` must be created before TensorFlow runs anything else in the process;
-    otherwise a RunError explains that such a config has to be trained on its own.
+    ``multi_worker`` joins the cluster with ``jax.distributed``, which must happen before
+    JAX runs anything else in the process; otherwise a RunError explains that such a config
+    has to be trained on its own.
     """
-    tf_config = read_tf_config() if kind == "multi_worker" else {}
-    import tensorflow as tf
-
     if kind == "none":
-        return Distribution(kind, tf.distribute.get_strategy())
+        return Distribution(kind)
+    tf_config = read_tf_config() if kind == "multi_worker" else {}
+    import jax
+
     if kind == "mirrored":
-        devices = None
-        if not tf.config.list_logical_devices("GPU"):
-            devices = [device.name for device in tf.config.list_logical_devices("CPU")]
-        return Distribution(kind, tf.distribute.MirroredStrategy(devices=devices))
+        return Distribution(kind, tuple(jax.local_devices()))
+    import keras
 
-    class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-        """MultiWorkerMirroredStrategy with the two reductions Keras 3's ``fit`` needs.
-
-        Across several workers, ``fit`` asks ``reduce`` for (1) the mean of its first
-        ``(inputs, targets)`` batch, a nest, which tf.distribute reduces only as single
-        values, and (2) the mean of scalar logs along ``axis=0``, which scalars lack
-        (tensorflow/tensorflow#72388). Nests are reduced item by item, and scalars across
-        replicas only.
-        """
-
-        def reduce(self, reduce_op, value, axis):
-            if isinstance(value, tuple | list):
-                return type(value)(self.reduce(reduce_op, v, axis) for v in value)
-            if isinstance(value, dict):
-                return {k: self.reduce(reduce_op, v, axis) for k, v in value.items()}
-            if axis is not None and self.experimental_local_results(value)[0].shape.rank == 0:
-                axis = None
-            return super().reduce(reduce_op, value, axis)
-
-    try:
-        strategy = MultiWorkerStrategy()
-    except (RuntimeError, ValueError) as exc:
-        raise RunError(
-            "Cannot start MultiWorkerMirroredStrategy; it must be created before TensorFlow "
-            f"runs anything else, so train a multi_worker config in a process of its own ({exc})."
-        ) from None
+    cluster = tf_config["cluster"]
+    addresses = [*cluster.get("chief", []), *cluster.get("worker", [])]
     task_type, index = tf_config["task"]["type"], int(tf_config["task"]["index"])
+    process = index if task_type == "chief" else len(cluster.get("chief", [])) + index
+    try:
+        # collectives between CPU processes (GPUs use NCCL whatever this says)
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        with _stdout_to_stderr():
+            keras.distribution.initialize(addresses[0], len(addresses), process)
+    except (RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(
+            "Cannot join the multi_worker cluster; jax.distributed must start before JAX "
+            f"runs anything else, so train a multi_worker config in a process of its own ({first})."
+        ) from None
     chief = is_chief_task(tf_config)
-    return Distribution(kind, strategy, chief, "chief" if chief else f"{task_type} {index}")
-
-
-def shard_by_data(dataset: Any) -> Any:
-    """Let every worker read the whole window pipeline and keep its own share of batches."""
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)
+    return Distribution(
+        kind,
+        tuple(jax.devices()),
+        chief,
+        "chief" if chief else f"{task_type} {index}",
+        process,
+        len(addresses),
+    )

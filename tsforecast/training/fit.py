@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 
 from tsforecast.config import Config, OptimizerConfig, TrainingConfig, config_to_dict
-from tsforecast.data.pipeline import EpochOrder, batches_per_epoch, window_dataset
+from tsforecast.data.pipeline import EpochOrder, Split, batches_per_epoch, window_dataset
 from tsforecast.data.prepared import PreparedData
 from tsforecast.errors import RunError
 from tsforecast.models import heads, registry
 from tsforecast.models.common import DEFAULT_QUANTILES
 from tsforecast.models.covariates import Covariates
-from tsforecast.training.distribution import Distribution, make_distribution, shard_by_data
+from tsforecast.training.distribution import Distribution, make_distribution
 
 
 @dataclass(frozen=True)
@@ -73,21 +73,26 @@ class Trained:
     precision: str
 
 
-def seed_everything(seed: int, deterministic: bool) -> None:
-    """Seed Python, NumPy and TensorFlow, and pick deterministic ops or not.
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and Keras' own random state (weights, dropout).
 
-    Op determinism is process-wide, so it is switched off again for a config that does not
-    ask for it after one that did (several configs trained in one process).
+    What ``keras.utils.set_random_seed`` does, without its seeding of TensorFlow, which
+    would import it: nothing that fits or forecasts runs on TensorFlow. JAX computes
+    deterministically on the CPU; on a GPU ``deterministic`` picks XLA's deterministic
+    kernels for the first fit of a process (see :func:`tsforecast.engine.deterministic`).
     """
-    import keras
-    import tensorflow as tf
-    from tensorflow.python.framework import config as tf_config
+    import random
 
-    keras.utils.set_random_seed(seed)
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
-    else:
-        tf_config.disable_op_determinism()  # no public API; tf.config only enables it
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+
+    from tsforecast import engine
+
+    engine.deterministic(deterministic)
+    global_state.set_global_attribute("global_random_seed", seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
 
 
 def make_learning_rate(training: TrainingConfig, steps_per_epoch: int) -> Any:
@@ -166,21 +171,17 @@ def precision_policy(training: TrainingConfig) -> str:
     present, else ``float32`` (float16 arithmetic on a CPU is slower, not faster)."""
     if not training.mixed_precision:
         return "float32"
-    import tensorflow as tf
+    from tsforecast import engine
 
-    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+    return "mixed_float16" if engine.gpus() else "float32"
 
 
 def model_shape(config: Config, prepared: PreparedData) -> registry.ModelShape:
     """What the model of ``config`` reads and emits for the prepared series: its window,
     and its covariates (category vocabularies from the training series only)."""
     table = prepared.table
-    categories: tuple[tuple[str, ...], ...] = ()
-    n_static = 0
-    if table.static is not None:
-        n_static = len(table.static.numeric_names)
-        seen = table.static.categorical[prepared.training_series()]
-        categories = tuple(tuple(sorted(set(column))) for column in seen.T)
+    n_static = 0 if table.static is None else len(table.static.numeric_names)
+    categories = prepared.vocabularies()
     return registry.ModelShape(
         input_width=config.window.input_width,
         horizon=config.window.horizon,
@@ -322,11 +323,14 @@ def _callbacks(
     return callbacks, guard
 
 
-def fit_datasets(prepared: PreparedData, config: Config) -> tuple[Any, Any, EpochOrder]:
+def fit_datasets(
+    prepared: PreparedData, config: Config, split: Split | None = None
+) -> tuple[Any, Any, EpochOrder]:
     """The train and validation datasets, with targets laid out as the model's head needs,
-    and the order of the train windows, whose callback must run in ``fit``."""
+    and the order of the train windows, whose callback must run in ``fit``; ``split`` for
+    data-parallel training."""
     training = config.training
-    source = prepared.source().tensors()
+    source = prepared.source()
     layout = target_layout(config, prepared)
     order = EpochOrder(prepared.starts["train"], training.shuffle, training.seed)
     train, val = (
@@ -339,6 +343,7 @@ def fit_datasets(prepared: PreparedData, config: Config) -> tuple[Any, Any, Epoc
             n_targets=prepared.table.n_targets,
             target_steps=layout.steps,
             order=order if part == "train" else None,
+            split=split,
         )
         for part in ("train", "val")
     )
@@ -354,7 +359,7 @@ def fit(
     progress: Progress | None = None,
     record: HistoryRecorder | None = None,
     tensorboard_dir: Path | None = None,
-    distributed: bool = False,
+    split: Split | None = None,
     callbacks: Sequence[Any] = (),
     epochs: int | None = None,
     initial_epoch: int | None = None,
@@ -373,7 +378,7 @@ def fit(
         progress: Called after every epoch.
         record: Called after every epoch with the history so far.
         tensorboard_dir: Write TensorBoard logs there.
-        distributed: Let every worker of a distribution strategy read the whole pipeline.
+        split: How data-parallel training splits each batch (None: not distributed).
         callbacks: More Keras callbacks (KerasTuner's), run after these.
         epochs: Epochs to train up to, instead of ``training.epochs``.
         initial_epoch: Epoch to start at, instead of the backup's or 0.
@@ -409,9 +414,7 @@ def fit(
         interval=training.backup_interval,
     )
     ours, guard = _callbacks(config, backup, progress, record, tensorboard_dir)
-    train, val, order = fit_datasets(prepared, config)
-    if distributed:
-        train, val = shard_by_data(train), shard_by_data(val)
+    train, val, order = fit_datasets(prepared, config, split)
     keras_history = network.fit(
         train,
         validation_data=val,
@@ -460,24 +463,29 @@ def build_and_fit(
     seed_everything(config.training.seed, config.training.deterministic)
     distribution = distribution or make_distribution("none")
     policy = precision_policy(config.training)
-    with distribution.strategy.scope():
+    split = None
+    if distribution.distributed:
+        distribution.check_batch(config.training.batch_size)
+        split = Split(distribution.replicas, distribution.process, distribution.processes)
+    with distribution.scope():
         model, network = build_compiled_model(config, prepared, policy)
-    if on_built is not None:
-        on_built(model)
-    result = None
-    if registry.get(config.model.type).trainable and model.trainable_weights:
-        result = fit(
-            network,
-            prepared,
-            config,
-            backup_dir=backup_dir,
-            progress=progress,
-            record=record,
-            tensorboard_dir=tensorboard_dir,
-            distributed=distribution.distributed,
-        )
+        if on_built is not None:
+            on_built(model)
+        result = None
+        if registry.get(config.model.type).trainable and model.trainable_weights:
+            result = fit(
+                network,
+                prepared,
+                config,
+                backup_dir=backup_dir,
+                progress=progress,
+                record=record,
+                tensorboard_dir=tensorboard_dir,
+                split=split,
+            )
+        weights = model.get_weights()
     if distribution.distributed or policy != "float32":
         plain, _ = build_compiled_model(config, prepared)
-        plain.set_weights(model.get_weights())
+        plain.set_weights(weights)
         model = plain
     return Trained(model, result, policy)
