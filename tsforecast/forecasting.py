@@ -3,16 +3,18 @@ future after every series (for ``predict``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tsforecast.config import Config
 from tsforecast.data import windows
 from tsforecast.data.future import future_covariates, with_future
 from tsforecast.data.loading import SeriesTable
 from tsforecast.data.pipeline import window_dataset
-from tsforecast.data.prepared import scale_values, window_source
+from tsforecast.data.prepared import PreparedData, scale_values, window_source
 from tsforecast.errors import DataError, RunError
 from tsforecast.models.heads import Forecast, read_output
 from tsforecast.runs import LoadedRun
@@ -39,6 +41,28 @@ def forecast_windows(
         source, starts, width, PREDICT_BATCH, horizon=horizon, with_targets=False
     )
     return read_output(model.predict(dataset, verbose=0), params)
+
+
+def checked_forecasts(
+    model: Any, prepared: PreparedData, config: Config, part: str
+) -> Callable[[np.ndarray], Forecast]:
+    """A function from window starts to the model's scaled forecasts of ``part``, which
+    raises a RunError if a forecast is NaN or infinite."""
+    source = prepared.source().tensors()
+    window = config.window
+
+    def forecast(starts: np.ndarray) -> Forecast:
+        result = forecast_windows(
+            model, source, starts, window.input_width, window.horizon, config.model.params
+        )
+        if not np.isfinite(result.point).all():
+            raise RunError(
+                f"The trained model forecasts NaN or infinite values on the {part} split; "
+                "check the data for extreme values or lower training.optimizer.learning_rate."
+            )
+        return result
+
+    return forecast
 
 
 def quantile_columns(name: str, levels: tuple[float, ...]) -> list[str]:

@@ -27,7 +27,7 @@ from tsforecast.config import Config, load_config
 from tsforecast.data import windows
 from tsforecast.data.prepared import PreparedData, prepare_data
 from tsforecast.errors import GATE_FAILED_EXIT_CODE, RunError, RunInterrupted, TsForecastError
-from tsforecast.forecasting import forecast_windows
+from tsforecast.forecasting import checked_forecasts
 from tsforecast.gates import NO_GATES, Gates, check_gates
 from tsforecast.models import heads, registry
 from tsforecast.runs import (
@@ -69,26 +69,6 @@ def versions() -> dict[str, str]:
         "pandas": pd.__version__,
         "python": platform.python_version(),
     }
-
-
-def checked_forecasts(model: Any, prepared: PreparedData, config: Config, part: str) -> Callable:
-    """A function from window starts to the model's scaled forecasts of ``part``, which
-    raises a RunError if a forecast is NaN or infinite."""
-    source = prepared.source().tensors()
-    window = config.window
-
-    def forecast(starts: np.ndarray) -> heads.Forecast:
-        result = forecast_windows(
-            model, source, starts, window.input_width, window.horizon, config.model.params
-        )
-        if not np.isfinite(result.point).all():
-            raise RunError(
-                f"The trained model forecasts NaN or infinite values on the {part} split; "
-                "check the data for extreme values or lower training.optimizer.learning_rate."
-            )
-        return result
-
-    return forecast
 
 
 def season_of(config: Config, prepared: PreparedData) -> int:
