@@ -3,6 +3,34 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
+
+
+def seasonal_lags(horizon: int, season_length: int) -> np.ndarray:
+    """The seasonal naive rule: how many steps before the forecast origin each future step
+    repeats, ``season_length - h % season_length`` for step ``h`` (from 0).
+
+    A season of 1 is the naive rule, every step repeating the last value. The layers
+    below and the numpy baselines of :mod:`tsforecast.evaluation` both read it.
+    Shapes: ``(horizon,)``.
+    """
+    return season_length - np.arange(horizon) % season_length
+
+
+def window_statistics(inputs, mode: str, epsilon: float):
+    """Each window's own statistics per column, ``(location, scale)``, for instance
+    normalisation: ``last`` is the last value and a scale of 1, ``mean`` the mean and a
+    scale of 1, ``standard`` the mean and ``sqrt(variance + epsilon)``.
+
+    Shapes: ``(batch, steps, columns) -> (batch, 1, columns), (batch, 1, columns)``.
+    """
+    ops = keras.ops
+    location = inputs[:, -1:, :] if mode == "last" else ops.mean(inputs, axis=1, keepdims=True)
+    if mode == "standard":
+        scale = ops.sqrt(ops.var(inputs, axis=1, keepdims=True) + epsilon)
+    else:
+        scale = ops.ones_like(location)
+    return location, scale
 
 
 @keras.saving.register_keras_serializable(package="tsforecast")
@@ -45,8 +73,7 @@ class SeasonalNaive(keras.layers.Layer):
         self.season_length = season_length
 
     def call(self, inputs):
-        width = inputs.shape[1]
-        index = [width - self.season_length + h % self.season_length for h in range(self.horizon)]
+        index = inputs.shape[1] - seasonal_lags(self.horizon, self.season_length)
         # (batch, input_width, n_inputs) -> (batch, horizon, n_targets)
         return keras.ops.take(inputs[:, :, : self.n_targets], index, axis=1)
 
@@ -96,8 +123,9 @@ class InstanceNormalization(keras.layers.Layer):
 
     Modes: ``last`` subtracts the window's last value, ``mean`` its mean, ``standard``
     subtracts the mean and divides by the standard deviation (RevIN without the learned
-    affine map). Returns the normalised window and the statistics ``(location, scale)``
-    stacked on the time axis, which :class:`InstanceDenormalization` applies in reverse.
+    affine map); see :func:`window_statistics`. Returns the normalised window and the
+    statistics ``(location, scale)`` stacked on the time axis, which
+    :class:`InstanceDenormalization` applies in reverse.
     """
 
     MODES = ("last", "mean", "standard")
@@ -110,20 +138,11 @@ class InstanceNormalization(keras.layers.Layer):
         self.epsilon = epsilon
 
     def call(self, inputs):
-        ops = keras.ops
-        # (batch, steps, columns) -> (batch, 1, columns)
-        if self.mode == "last":
-            location = inputs[:, -1:, :]
-        else:
-            location = ops.mean(inputs, axis=1, keepdims=True)
-        if self.mode == "standard":
-            scale = ops.sqrt(ops.var(inputs, axis=1, keepdims=True) + self.epsilon)
-            normalised = (inputs - location) / scale
-        else:
-            scale = ops.ones_like(location)
-            normalised = inputs - location
+        # (batch, steps, columns) -> (batch, 1, columns) each
+        location, scale = window_statistics(inputs, self.mode, self.epsilon)
+        normalised = (inputs - location) / scale
         # -> (batch, 2, columns): location, then scale
-        return normalised, ops.concatenate([location, scale], axis=1)
+        return normalised, keras.ops.concatenate([location, scale], axis=1)
 
     def compute_output_shape(self, input_shape):
         return input_shape, (input_shape[0], 2, input_shape[2])
