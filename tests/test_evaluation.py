@@ -124,7 +124,7 @@ def test_numpy_baselines_forecast_what_the_naive_models_do(workdir, season):
 
 
 def test_seasonal_lags_repeat_the_last_season():
-    from tsforecast.models.layers import seasonal_lags
+    from tsforecast.models.common import seasonal_lags
 
     assert seasonal_lags(7, 3).tolist() == [3, 2, 1, 3, 2, 1, 3]
     assert seasonal_lags(4, 1).tolist() == [1, 1, 1, 1]

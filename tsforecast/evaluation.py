@@ -10,8 +10,8 @@ import numpy as np
 
 from tsforecast.data import windows
 from tsforecast.data.prepared import PreparedData
+from tsforecast.models.common import seasonal_lags
 from tsforecast.models.heads import Forecast
-from tsforecast.models.layers import seasonal_lags
 
 #: Values with a smaller magnitude are left out of MAPE (it divides by them).
 MAPE_EPSILON = 1e-8
@@ -240,7 +240,7 @@ def seasonal_naive_forecast(
 ) -> np.ndarray:
     """Scaled seasonal-naive forecasts ``(n_windows, horizon, n_targets)``: step ``h`` of a
     window repeats the value ``season - h % season`` steps before its origin (the rule of
-    :func:`~tsforecast.models.layers.seasonal_lags`, which the ``seasonal_naive`` model's
+    :func:`~tsforecast.models.common.seasonal_lags`, which the ``seasonal_naive`` model's
     layer follows too), read from its series' history, so the season may be longer than the
     input window (the last value where the series holds less than a season before it)."""
     table = prepared.table

@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 
-
-def seasonal_lags(horizon: int, season_length: int) -> np.ndarray:
-    """The seasonal naive rule: how many steps before the forecast origin each future step
-    repeats, ``season_length - h % season_length`` for step ``h`` (from 0).
-
-    A season of 1 is the naive rule, every step repeating the last value. The layers
-    below and the numpy baselines of :mod:`tsforecast.evaluation` both read it.
-    Shapes: ``(horizon,)``.
-    """
-    return season_length - np.arange(horizon) % season_length
+from tsforecast.models.common import seasonal_lags
 
 
 def window_statistics(inputs, mode: str, epsilon: float):
