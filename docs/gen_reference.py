@@ -149,7 +149,7 @@ def commands() -> list[tuple[str, click.Command]]:
     """``(name, command)`` of every command, in the order ``--help`` lists them."""
     from tsforecast.cli import main
 
-    with click.Context(main) as ctx:
+    with main.make_context("tsforecast", [], resilient_parsing=True) as ctx:
         return [(name, main.get_command(ctx, name)) for name in main.list_commands(ctx)]
 
 
@@ -159,8 +159,11 @@ def option_type(param: click.Parameter) -> str:
     kind = param.type
     if isinstance(kind, click.Choice):
         text = "one of: " + ", ".join(map(str, kind.choices))
-    elif isinstance(kind, click.types._NumberRangeBase):
-        text = f"{kind.name.split()[0]} ({kind._describe_range()})"
+    elif isinstance(kind, click.IntRange | click.FloatRange):
+        bounds = [f"at least {kind.min}" if kind.min is not None else ""]
+        bounds.append(f"at most {kind.max}" if kind.max is not None else "")
+        base = "integer" if isinstance(kind, click.IntRange) else "number"
+        text = f"{base}, {' and '.join(b for b in bounds if b)}"
     else:
         text = {"text": "text", "integer": "integer", "path": "path"}.get(kind.name, kind.name)
     return f"{text}, repeatable" if param.multiple else text
@@ -212,10 +215,11 @@ def cli_page() -> str:
         "quality gate failed, and 130 when interrupted.",
         "",
     ]
-    with click.Context(main, info_name="tsforecast") as ctx:
+    # Contexts as the command line makes them, so the group's context settings (`-h`) apply.
+    with main.make_context("tsforecast", [], resilient_parsing=True) as ctx:
         lines += _command_section("tsforecast", main, ctx)
         for name, command in commands():
-            with click.Context(command, parent=ctx, info_name=name) as sub:
+            with command.make_context(name, [], parent=ctx, resilient_parsing=True) as sub:
                 lines += _command_section(f"tsforecast {name}", command, sub)
     return "\n".join(lines).rstrip() + "\n"
 
