@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick bench-peers lint format clean
+.PHONY: demo test docs reference bench bench-quick bench-peers lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
 
+# The site, into site/: the reference pages regenerated from the code, then a strict build.
+docs: reference
+	$(BIN)/mkdocs build --strict
+
+# docs/reference/ from the config schema and the click commands.
+reference: $(STAMP)
+	$(BIN)/python docs/gen_reference.py
+
 bench: $(STAMP)
 	$(BIN)/tsforecast bench all
 
@@ -29,12 +37,12 @@ bench-peers: $(STAMP)
 	$(BIN)/python benchmarks/peers.py --repeats 3
 
 lint: $(STAMP)
-	$(BIN)/ruff check tsforecast tests
-	$(BIN)/ruff format --check tsforecast tests
+	$(BIN)/ruff check tsforecast tests docs/*.py
+	$(BIN)/ruff format --check tsforecast tests docs/*.py
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix tsforecast tests
-	$(BIN)/ruff format tsforecast tests
+	$(BIN)/ruff check --fix tsforecast tests docs/*.py
+	$(BIN)/ruff format tsforecast tests docs/*.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny data sets and config files written into a temporary folder."""
+"""Shared fixtures and helpers: tiny data sets, config files written into a temporary
+folder, running the CLI, and reading what it prints."""
 
 from __future__ import annotations
 
@@ -79,6 +80,27 @@ def invoke(*args):
     from tsforecast.cli import main
 
     return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def run_dir_of(result, exit_code: int = 0) -> Path:
+    """The directory a ``train``, ``backtest`` or ``tune`` call wrote: the last line of its
+    standard output, once it exited with ``exit_code``."""
+    assert result.exit_code == exit_code, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines, f"nothing on standard output:\n{result.output}"
+    return Path(lines[-1])
+
+
+def assert_one_error_line(result, code: int, message: str) -> None:
+    """The command exited with ``code``, printing one ``Error: ...`` line holding
+    ``message`` on standard error and no traceback."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), lines[0]
+    assert message in lines[0], lines[0]
+    assert "Traceback" not in result.output
 
 
 def assert_cli_without_tensorflow(*args, then: tuple[tuple[str, ...], ...] = ()) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import base_config, invoke, sine_frame, write_config
+from conftest import base_config, invoke, run_dir_of, sine_frame, write_config
 
 
 @dataclass
@@ -52,8 +52,7 @@ def runs(tmp_path_factory):
     config["training"].update(epochs=4, backup_interval=0)
     path = write_config(folder, config)
     result = invoke("train", path, "--quiet")
-    assert result.exit_code == 0, result.output
-    finished = Path(result.stdout.strip().splitlines()[-1])
+    finished = run_dir_of(result)
 
     original = fit._callbacks
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from conftest import base_config, invoke, write_config
+from conftest import base_config, invoke, run_dir_of, write_config
 
 
 def auto_config(folder: Path, **model) -> Path:
@@ -19,8 +19,7 @@ def auto_config(folder: Path, **model) -> Path:
 
 def train(config: Path) -> tuple[Path, dict]:
     result = invoke("train", config, "-q")
-    assert result.exit_code == 0, result.output
-    run = Path(result.stdout.strip().splitlines()[-1])
+    run = run_dir_of(result)
     return run, json.loads((run / "metrics.json").read_text())
 
 

@@ -1,10 +1,9 @@
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import base_config, invoke, write_config
+from conftest import base_config, invoke, run_dir_of, write_config
 
 from tsforecast.commands.backtest import backtest, plan_folds
 from tsforecast.commands.train import train
@@ -113,7 +112,7 @@ def test_backtest_command(workdir):
     lines = result.stdout.strip().splitlines()
     assert lines[0].split()[:4] == ["fold", "origin", "windows", "mse"]
     assert lines[4].startswith("mean")
-    out = Path(lines[-1])
+    out = run_dir_of(result)
     assert (out / "backtest.json").is_file()
     assert (out / "plots" / "error_by_fold.png").is_file()
     plain = invoke(
@@ -127,8 +126,7 @@ def test_backtest_command(workdir):
         "--set",
         "output.plots=false",
     )
-    assert plain.exit_code == 0, plain.output
-    assert not any((Path(plain.stdout.strip().splitlines()[-1]) / "plots").glob("*"))
+    assert not any((run_dir_of(plain) / "plots").glob("*"))
 
     gated = invoke("backtest", path, "--folds", 2, "-q", "--json", "--max-metric", "test.mae=0.01")
     assert gated.exit_code == 3, gated.output

@@ -18,18 +18,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import base_config, invoke, panel_frame, sine_frame, write_config
-
-
-def assert_one_error_line(result, code, message):
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: "), lines[0]
-    assert message in lines[0], lines[0]
-    assert "Traceback" not in result.output
-
+from conftest import (
+    assert_one_error_line,
+    base_config,
+    invoke,
+    panel_frame,
+    run_dir_of,
+    sine_frame,
+    write_config,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Config: exit code 2 from both validate and train, before anything is read or written
@@ -382,8 +379,7 @@ def finished_run(tmp_path_factory):
     config = base_config(str(folder / "series.csv"), output={"dir": str(folder / "runs")})
     config["model"] = {"type": "linear"}
     result = invoke("train", write_config(folder, config), "--quiet")
-    assert result.exit_code == 0, result.output
-    return Path(result.stdout.strip().splitlines()[-1])
+    return run_dir_of(result)
 
 
 def _unfingerprinted(run: Path) -> None:
@@ -504,8 +500,7 @@ def test_panel_predict_names_the_short_series(tmp_path):
     config["data"]["id_column"] = "id"
     config["model"] = {"type": "naive"}
     result = invoke("train", write_config(tmp_path, config), "--quiet")
-    assert result.exit_code == 0, result.output
-    run = result.stdout.strip().splitlines()[-1]
+    run = run_dir_of(result)
     frame[(frame["id"] == "s0") | (frame.index % 60 < 5)].to_csv(tmp_path / "new.csv", index=False)
     result = invoke("predict", run, "--input", tmp_path / "new.csv")
     assert_one_error_line(result, 1, "Series 's1' has 5 rows")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import invoke, write_config
+from conftest import invoke, run_dir_of, write_config
 
 from tsforecast.config import config_from_dict
 from tsforecast.errors import ConfigError
@@ -49,9 +49,7 @@ def test_classical_baselines_are_scored_beside_the_model_and_gate_it(workdir: Pa
     assert result.exit_code == 0, result.output
     header = result.output.splitlines()[0].split()
     assert header == ["metric", "model", "naive", "seasonal", "naive", "ets", "theta", "arima"]
-    metrics = json.loads(
-        (Path(result.output.strip().splitlines()[-1]) / "metrics.json").read_text()
-    )
+    metrics = json.loads((run_dir_of(result) / "metrics.json").read_text())
     test = metrics["test"]
     assert set(test["beats"]) == {"naive", "seasonal_naive", "ets", "theta", "arima"}
     for name in ("ets", "theta", "arima"):

@@ -7,21 +7,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import assert_cli_without_tensorflow, base_config, invoke, sine_frame, write_config
+from conftest import (
+    assert_cli_without_tensorflow,
+    assert_one_error_line,
+    base_config,
+    invoke,
+    run_dir_of,
+    sine_frame,
+    write_config,
+)
 
 from tsforecast import __version__
 from tsforecast.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def assert_one_error_line(result, code, message):
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    assert message in lines[0]
-    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["validate", "config.yaml"]])
@@ -58,8 +57,7 @@ def test_version_is_the_package_version():
 def test_train_then_predict(workdir):
     path = write_config(workdir, base_config("series.csv"))
     result = invoke("train", path, "--set", "model.type=mlp", "--set", "model.units=[8]")
-    assert result.exit_code == 0, result.output
-    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    run_dir = run_dir_of(result)
     assert run_dir.is_dir() and run_dir.parent == workdir / "runs"
     assert "naive" in result.stdout and "mase" in result.stdout
     assert "epoch 1/2" in result.stderr
@@ -133,9 +131,7 @@ def test_malformed_yaml_and_missing_config(workdir):
 def test_predict_refuses_bad_runs_and_inputs(workdir):
     assert_one_error_line(invoke("predict", workdir / "nowhere"), 1, "Run directory not found")
     path = write_config(workdir, base_config("series.csv"))
-    run_dir = Path(
-        invoke("train", path, "--set", "model.type=naive").stdout.strip().splitlines()[-1]
-    )
+    run_dir = run_dir_of(invoke("train", path, "--set", "model.type=naive"))
 
     sine_frame(40).drop(columns="x").to_csv(workdir / "nox.csv", index=False)
     assert_one_error_line(

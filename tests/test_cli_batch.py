@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from conftest import base_config, invoke, write_config
+from conftest import base_config, invoke, run_dir_of, write_config
 
 
 def naive_config(workdir, name="config.yaml", **window):
@@ -64,10 +64,9 @@ def test_a_model_that_cannot_beat_naive_fails_the_gate(workdir):
     (one epoch at learning rate 1e-6) is far worse."""
     path = random_walk(workdir)
     result = invoke("train", path, "-q", "--fail-if-worse-than", "naive")
-    assert result.exit_code == 3, result.output
+    run_dir = run_dir_of(result, exit_code=3)
     assert result.stderr.startswith("Gate failed: test.mse ")
     assert "is worse than the naive baseline's" in result.stderr
-    run_dir = Path(result.stdout.strip().splitlines()[-1])
     assert (run_dir / "metrics.json").is_file()  # the run itself is complete
 
     limits = ["--max-metric", "test.mase=1000", "--max-metric", "test.mase=1.0"]

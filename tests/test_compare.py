@@ -1,11 +1,17 @@
 import io
 import json
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import assert_cli_without_tensorflow, base_config, invoke, sine_frame, write_config
+from conftest import (
+    assert_cli_without_tensorflow,
+    base_config,
+    invoke,
+    run_dir_of,
+    sine_frame,
+    write_config,
+)
 
 
 def train_run(config_path, *overrides):
@@ -13,8 +19,7 @@ def train_run(config_path, *overrides):
     for text in overrides:
         args += ["--set", text]
     result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return Path(result.stdout.strip().splitlines()[-1])
+    return run_dir_of(result)
 
 
 @pytest.fixture(scope="module")

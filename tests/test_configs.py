@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import run_dir_of
 
 from tsforecast.cli import main
 from tsforecast.config import load_config
@@ -46,8 +47,7 @@ def test_config_trains_one_epoch_and_predicts(path, cut_data, tmp_path):
     args = ["--set", f"data.path={data}", "--set", "training.epochs=1"]
     args += ["--set", f"output.dir={tmp_path}"]
     result = runner.invoke(main, ["train", str(path), "--quiet", *args])
-    assert result.exit_code == 0, result.output
-    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    run_dir = run_dir_of(result)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert np.isfinite(metrics["test"]["model"]["mse"])
     assert metrics["architecture"]["receptive_field"] == registry.receptive_field(

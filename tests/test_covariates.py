@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import base_config, invoke, write_config
+from conftest import base_config, invoke, run_dir_of, write_config
 
 from tsforecast.config import config_from_dict
 from tsforecast.data.pipeline import WindowSource, window_dataset
@@ -138,8 +138,7 @@ def test_train_and_predict_with_future_static_and_calendar_covariates(tmp_path):
     shop().to_csv(tmp_path / "shop.csv", index=False)
     config = write_config(tmp_path, covariate_config(tmp_path))
     result = invoke("train", config, "-q")
-    assert result.exit_code == 0, result.output
-    run = Path(result.stdout.strip().splitlines()[-1])
+    run = run_dir_of(result)
     missing = invoke("predict", run)
     assert missing.exit_code == 1
     assert "reads the known-future columns promo: pass their values for the 7 steps" in (
@@ -223,7 +222,7 @@ def test_backtest_and_compare_read_covariates_too(tmp_path):
     result = invoke("backtest", config, "--folds", "2", "-q", "--json")
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["folds"]) == 2
-    run = invoke("train", config, "-q").stdout.strip().splitlines()[-1]
+    run = run_dir_of(invoke("train", config, "-q"))
     result = invoke("compare", run, "--plot", tmp_path / "plot.png")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "plot.png").stat().st_size > 1000

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import base_config, invoke, write_config
+from conftest import base_config, invoke, run_dir_of, write_config
 from scipy import stats
 
 from tsforecast.config import config_from_dict
@@ -70,8 +70,7 @@ def test_distribution_head_trains_scores_intervals_predicts_and_exports(workdir:
     )
     config["data"]["id_column"] = "id"
     trained = invoke("train", write_config(workdir, config), "-q")
-    assert trained.exit_code == 0, trained.output
-    run = Path(trained.output.strip().splitlines()[-1])
+    run = run_dir_of(trained)
     assert "quantile interval (nominal 80%) covers" in trained.output
     metrics = json.loads((run / "metrics.json").read_text())
     interval = metrics["test"]["model"]["interval"]

@@ -92,3 +92,40 @@ def test_mase_is_scored_per_series_so_scales_do_not_mix():
     both.add(actual, forecast, actual, forecast, np.zeros(6, dtype=int))
     both.add(1000 * actual, 1000 * forecast, actual, forecast, np.ones(6, dtype=int))
     assert both.metrics(np.array([[2.0], [2000.0]]), ("y",))["mase"] == pytest.approx(single)
+
+
+@pytest.mark.parametrize("season", [1, 5, 12])
+def test_numpy_baselines_forecast_what_the_naive_models_do(workdir, season):
+    """Every run is scored beside numpy baselines, and the ``naive`` and ``seasonal_naive``
+    models are Keras layers: on every window whose season fits in the input, they agree."""
+    from conftest import base_config
+
+    from tsforecast.config import config_from_dict
+    from tsforecast.data.prepared import prepare_data
+    from tsforecast.evaluation import naive_forecast, seasonal_naive_forecast
+    from tsforecast.models.layers import LastValue, SeasonalNaive
+
+    config = base_config(str(workdir / "panel.csv"))
+    config["data"]["id_column"] = "id"
+    config["window"] = {"input_width": 12, "horizon": 7}
+    prepared = prepare_data(config_from_dict(config))
+    starts = np.concatenate([prepared.starts["val"], prepared.starts["test"]])
+    inputs = np.stack([prepared.scaled[s : s + 12] for s in starts])  # (windows, 12, 2)
+    assert len(np.unique(np.searchsorted(prepared.table.offsets, starts, "right"))) == 3
+
+    seasonal = SeasonalNaive(7, 1, season)(inputs)
+    np.testing.assert_array_equal(
+        np.asarray(seasonal), seasonal_naive_forecast(prepared, starts, 12, 7, season)
+    )
+    if season == 1:
+        naive = naive_forecast(prepared.scaled, starts, 12, 7, 1)
+        np.testing.assert_array_equal(np.asarray(LastValue(7, 1)(inputs)), naive)
+        np.testing.assert_array_equal(np.asarray(seasonal), naive)
+
+
+def test_seasonal_lags_repeat_the_last_season():
+    from tsforecast.models.common import seasonal_lags
+
+    assert seasonal_lags(7, 3).tolist() == [3, 2, 1, 3, 2, 1, 3]
+    assert seasonal_lags(4, 1).tolist() == [1, 1, 1, 1]
+    assert seasonal_lags(2, 24).tolist() == [24, 23]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_cli_without_tensorflow, invoke, panel_frame, write_config
+from conftest import assert_cli_without_tensorflow, invoke, panel_frame, run_dir_of, write_config
 
 from tsforecast.config import load_config
 
@@ -130,8 +130,7 @@ def test_round_trip_init_train_predict_export_load(workdir: Path):
     assert invoke("init", "air.csv", "-o", "air.yaml").exit_code == 0
     overrides = ["--set", "model.budget_seconds=1", "--set", "training.epochs=1"]
     trained = invoke("train", "air.yaml", "-q", *overrides)
-    assert trained.exit_code == 0, trained.output
-    run = last_line(trained)
+    run = run_dir_of(trained)
     predicted = invoke("predict", run, "--output", "forecast.csv")
     assert predicted.exit_code == 0, predicted.output
     exported = invoke("export", run, "--output", "served")
@@ -192,8 +191,7 @@ def test_export_reproduces_predict_with_covariates_transforms_and_quantiles(work
         "training": {"epochs": 1},
     }
     trained = invoke("train", write_config(workdir, config), "-q")
-    assert trained.exit_code == 0, trained.output
-    run = last_line(trained)
+    run = run_dir_of(trained)
     predicted = invoke("predict", run, "--future", "future.csv", "--output", "forecast.csv")
     assert predicted.exit_code == 0, predicted.output
     exported = invoke("export", run, "--output", "served")
@@ -238,7 +236,7 @@ def test_tflite_export_of_a_recurrent_model_reproduces_predict(workdir: Path):
         "model": {"type": "gru", "units": [8]},
         "training": {"epochs": 1},
     }
-    run = last_line(invoke("train", write_config(workdir, config), "-q"))
+    run = run_dir_of(invoke("train", write_config(workdir, config), "-q"))
     assert invoke("predict", run, "--output", "forecast.csv").exit_code == 0
     exported = invoke("export", run, "--format", "tflite", "--output", "model.tflite")
     assert exported.exit_code == 0, exported.output

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import base_config, sine_frame
+from conftest import base_config, run_dir_of, sine_frame
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -336,8 +336,7 @@ def trained_run(folder):
     path = folder / "train.yaml"
     path.write_text(yaml.safe_dump(config))
     result = run_cli("train", path, "--quiet")
-    assert result.exit_code == 0, result.output
-    return Path(result.stdout.strip().splitlines()[-1])
+    return run_dir_of(result)
 
 
 @fuzz_settings(25)
@@ -384,4 +383,6 @@ def test_predict_refuses_damaged_runs(folder, trained_run, damage):
                     shutil.copyfile(source, target)
             elif payload is not None:
                 target.write_bytes(payload)
-        run_cli("predict", run)
+        result = run_cli("predict", run)
+        # every damage above changes a fingerprinted file or removes one
+        assert result.exit_code == 1, f"predict accepted a damaged run: {damage}\n{result.output}"

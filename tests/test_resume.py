@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import base_config, invoke, sine_frame, write_config
+from conftest import base_config, invoke, run_dir_of, sine_frame, write_config
 
 from tsforecast.config import config_difference, config_to_dict, load_config
 from tsforecast.data.prepared import prepare_data
@@ -58,11 +58,6 @@ SIGNAL_AT = textwrap.dedent(
     cli.main(sys.argv[4:], prog_name="tsforecast")
     """
 )
-
-
-def run_dir_of(result) -> Path:
-    assert result.exit_code == 0, result.output
-    return Path(result.stdout.strip().splitlines()[-1])
 
 
 def interrupted(folder: Path, config: Path, epoch: int, batch: int, name: str):

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import base_config, invoke, write_config
+from conftest import base_config, invoke, run_dir_of, write_config
 
 from tsforecast.config import DataConfig
 from tsforecast.data.loading import build_table
@@ -104,7 +104,6 @@ def test_forecasts_continue_in_the_style_of_the_data(tmp_path: Path):
     config["data"].update(time_column="YEAR", target_columns=["SUNACTIVITY"], feature_columns=[])
     config["model"] = {"type": "naive"}
     result = invoke("train", write_config(tmp_path, config), "-q")
-    assert result.exit_code == 0, result.output
-    run = result.stdout.strip().splitlines()[-1]
+    run = run_dir_of(result)
     forecast = pd.read_csv(io.StringIO(invoke("predict", run).stdout))
     assert list(forecast["YEAR"]) == [1800, 1801, 1802, 1803]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import base_config, invoke, write_config
+from conftest import base_config, invoke, run_dir_of, write_config
 
 
 def seasonal(n: int = 144, level: float = 100.0, seed: int = 0) -> pd.DataFrame:
@@ -35,8 +35,7 @@ def config_for(folder: Path, data: str, **changes) -> Path:
 
 def train(config: Path, *args) -> Path:
     result = invoke("train", config, "-q", *args)
-    assert result.exit_code == 0, result.output
-    return Path(result.stdout.strip().splitlines()[-1])
+    return run_dir_of(result)
 
 
 def test_log_difference_is_inverted_before_metrics_and_predict(tmp_path):

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import base_config, invoke, write_config
+from conftest import base_config, invoke, run_dir_of, write_config
 
 from tsforecast.commands.tune import SearchInterrupted, tune
 from tsforecast.config import load_config
@@ -24,8 +24,7 @@ UNITS = {"model.units": {"choices": [[4], [16, 8]]}}
 def test_tune_writes_the_best_config_and_the_trials(workdir):
     path = search_config(workdir, UNITS)
     result = invoke("tune", path, "-q")
-    assert result.exit_code == 0, result.output
-    folder = Path(result.stdout.strip().splitlines()[-1])
+    folder = run_dir_of(result)
     assert folder.name.startswith("mlp-tune-")
     trials = pd.read_csv(folder / "trials.csv")
     assert sorted(trials["model.units"]) == ["[16, 8]", "[4]"]  # two choices, two trials
@@ -52,10 +51,9 @@ def test_tune_writes_the_best_config_and_the_trials(workdir):
 def test_failed_trials_are_recorded_and_the_search_goes_on(workdir):
     path = search_config(workdir, {"window.input_width": {"choices": [12, 500]}})
     result = invoke("tune", path)
-    assert result.exit_code == 0, result.output
+    folder = run_dir_of(result)
     assert "trial 0:" in result.stderr and "trial 1:" in result.stderr
     assert "Traceback" not in result.output
-    folder = Path(result.stdout.strip().splitlines()[-1])
     trials = pd.read_csv(folder / "trials.csv").set_index("window.input_width")
     assert trials.loc[12, "status"] == "completed"
     assert trials.loc[500, "status"] == "failed"

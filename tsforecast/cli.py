@@ -220,7 +220,7 @@ def predict(
     output_path: str | None,
     strict: bool,
 ) -> None:
-    """Forecast the next horizon steps of every series with a trained run."""
+    """Forecast the next horizon steps of every series with the trained run RUN_DIR."""
     from tsforecast.files import check_outside, write_output
 
     if output_path is not None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from tsforecast.data import windows
 from tsforecast.data.prepared import PreparedData
+from tsforecast.models.common import seasonal_lags
 from tsforecast.models.heads import Forecast
 
 #: Values with a smaller magnitude are left out of MAPE (it divides by them).
@@ -199,7 +200,8 @@ def interval_metrics(
 def naive_forecast(
     scaled: np.ndarray, starts: np.ndarray, width: int, horizon: int, n_targets: int
 ) -> np.ndarray:
-    """Scaled last-value forecasts ``(n_windows, horizon, n_targets)`` of the given windows."""
+    """Scaled last-value forecasts ``(n_windows, horizon, n_targets)`` of the given windows:
+    what the ``naive`` model's :class:`~tsforecast.models.layers.LastValue` layer computes."""
     last = windows.last_inputs(scaled, starts, width, n_targets)
     return np.repeat(last[:, None, :], horizon, axis=1)
 
@@ -237,13 +239,15 @@ def seasonal_naive_forecast(
     prepared: PreparedData, starts: np.ndarray, width: int, horizon: int, season: int
 ) -> np.ndarray:
     """Scaled seasonal-naive forecasts ``(n_windows, horizon, n_targets)``: step ``h`` of a
-    window repeats the value ``season - h % season`` steps before its origin, read from its
-    series' history (the last value where the series holds less than a season before it)."""
+    window repeats the value ``season - h % season`` steps before its origin (the rule of
+    :func:`~tsforecast.models.common.seasonal_lags`, which the ``seasonal_naive`` model's
+    layer follows too), read from its series' history, so the season may be longer than the
+    input window (the last value where the series holds less than a season before it)."""
     table = prepared.table
     n_targets = table.n_targets
     origins = windows.origins(starts, width)
     first = table.offsets[np.searchsorted(table.offsets, starts, side="right") - 1]
-    rows = origins[:, None] - season + np.arange(horizon) % season  # (n_windows, horizon)
+    rows = origins[:, None] - seasonal_lags(horizon, season)  # (n_windows, horizon)
     rows = np.where((origins - season >= first)[:, None], rows, origins[:, None] - 1)
     return prepared.scaled[rows, :n_targets]
 

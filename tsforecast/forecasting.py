@@ -3,16 +3,18 @@ future after every series (for ``predict``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tsforecast.config import Config
 from tsforecast.data import windows
 from tsforecast.data.future import future_covariates, with_future
 from tsforecast.data.loading import SeriesTable
 from tsforecast.data.pipeline import WindowSource, window_dataset
-from tsforecast.data.prepared import scale_values, window_source
+from tsforecast.data.prepared import PreparedData, scale_values, window_source
 from tsforecast.data.scaling import Scaler
 from tsforecast.errors import DataError, RunError
 from tsforecast.models.covariates import vocabularies
@@ -133,6 +135,20 @@ def last_windows(
     appended = with_future(table, future_covariates(config.data, table, times, future_path), times)
     # each series' horizon rows were appended after it, moving the later series down
     return appended, starts + np.arange(table.n_series) * horizon, times
+
+
+def checked_forecasts(
+    model: Any, prepared: PreparedData, config: Config, part: str
+) -> Callable[[np.ndarray], Forecast]:
+    """A function from window starts to the model's scaled forecasts of ``part``, which
+    raises a RunError if a forecast is NaN or infinite."""
+    predictor = Predictor(model, prepared.scaler, config.window, config.model.params)
+    source = prepared.source()
+
+    def forecast(starts: np.ndarray) -> Forecast:
+        return predictor.scaled(source, starts, f" on the {part} split")
+
+    return forecast
 
 
 def quantile_columns(name: str, levels: tuple[float, ...]) -> list[str]:

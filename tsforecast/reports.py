@@ -6,12 +6,9 @@ reads. No TensorFlow here.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-from typing import Any, get_type_hints
-
-import yaml
+from typing import Any
 
 from tsforecast.config.sections import CLASSICAL_BASELINES
 from tsforecast.errors import ConfigError
@@ -233,52 +230,6 @@ def bench_line(record: dict[str, Any]) -> str:
         if record["published"] is not None:
             ours += f" (published {record['published']:.4g})"
     return f"{record['suite']}  {record['dataset']}  {record['task']}  {record['model']}: {ours}"
-
-
-# ---------------------------------------------------------------------------------------------
-# The config reference of the README
-
-
-def _reference_rows(cls: type, path: str) -> list[tuple[str, str, str]]:
-    from tsforecast.config.loading import plain
-
-    rows = []
-    for f in dataclasses.fields(cls):
-        where = f"{path}.{f.name}"
-        field_type = get_type_hints(cls)[f.name]
-        if dataclasses.is_dataclass(field_type):
-            rows.extend(_reference_rows(field_type, where))
-            continue
-        if f.default is dataclasses.MISSING:
-            default = "required"
-        else:
-            default = f"`{yaml.safe_dump(plain(f.default), default_flow_style=True).strip()}`"
-            default = default.replace("\n...", "")
-        rows.append((where, default, f.metadata.get("help", "")))
-    return rows
-
-
-def config_reference() -> str:
-    """A Markdown table of every config key, generated from the schema."""
-    from tsforecast.config import ModelConfig
-    from tsforecast.config.loading import SECTIONS
-    from tsforecast.models import registry
-
-    lines = ["| key | default | meaning |", "|---|---|---|"]
-    for name, cls in SECTIONS.items():
-        if cls is ModelConfig:
-            lines.append(
-                "| `model.type` | required | Registry name: "
-                + ", ".join(f"`{n}`" for n in registry.names())
-                + ". |"
-            )
-            for spec in registry.specs():
-                for where, default, text in _reference_rows(spec.params, f"model[{spec.name}]"):
-                    lines.append(f"| `{where}` | {default} | {text} |")
-            continue
-        for where, default, text in _reference_rows(cls, name):
-            lines.append(f"| `{where}` | {default} | {text} |")
-    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -56,6 +56,14 @@ FIXED = {
 }
 
 
+#: What ``search.space`` holds, for the config reference.
+SPACE_HELP = (
+    "Dotted config key -> `{choices: [...]}`, or a numeric range `{min: A, max: B}` with an "
+    "optional `step` and `sampling: log`. Any key of `window`, `model` and `training` but "
+    "those that make validation losses incomparable or do not change the model."
+)
+
+
 @dataclass(frozen=True)
 class SearchSettings:
     """How the search runs (the ``search`` keys besides ``space``)."""

@@ -34,6 +34,7 @@ from tsforecast.data.prepared import PreparedData, prepare_split
 from tsforecast.data.splits import SplitBounds, split_bounds, truncated
 from tsforecast.errors import ConfigError, TsForecastError
 from tsforecast.evaluation import compare_with_baselines, season_length
+from tsforecast.forecasting import checked_forecasts
 from tsforecast.training.fit import Progress, Trained, build_and_fit
 
 
@@ -104,8 +105,6 @@ def candidate_config(config: Config, candidate: Candidate) -> Config:
 
 def _val_scores(trained: Trained, prepared: PreparedData, config: Config) -> dict[str, float]:
     """The candidate's validation MSE and MAE in original units."""
-    from tsforecast.commands.train import checked_forecasts
-
     window = config.window
     forecast = checked_forecasts(trained.model, prepared, config, "val")
     scores = compare_with_baselines(prepared, "val", forecast, window.input_width, window.horizon)

@@ -26,7 +26,7 @@ from tsforecast.config import Config, load_config
 from tsforecast.data import windows
 from tsforecast.data.prepared import PreparedData, prepare_data
 from tsforecast.errors import GATE_FAILED_EXIT_CODE, RunError, RunInterrupted, TsForecastError
-from tsforecast.forecasting import Predictor
+from tsforecast.forecasting import checked_forecasts
 from tsforecast.gates import NO_GATES, Gates, check_gates
 from tsforecast.models import heads, registry
 from tsforecast.runs import (
@@ -69,18 +69,6 @@ def versions() -> dict[str, str]:
         "pandas": pd.__version__,
         "python": platform.python_version(),
     }
-
-
-def checked_forecasts(model: Any, prepared: PreparedData, config: Config, part: str) -> Callable:
-    """A function from window starts to the model's scaled forecasts of ``part``, which
-    raises a RunError if a forecast is NaN or infinite."""
-    predictor = Predictor(model, prepared.scaler, config.window, config.model.params)
-    source = prepared.source()
-
-    def forecast(starts: np.ndarray) -> heads.Forecast:
-        return predictor.scaled(source, starts, f" on the {part} split")
-
-    return forecast
 
 
 def season_of(config: Config, prepared: PreparedData) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from tsforecast.config.data import SYNTHETIC_COLUMN, SyntheticConfig
+from tsforecast.config.data import SYNTHETIC_COLUMN, SyntheticConfig, known_countries
 from tsforecast.errors import ConfigError
 from tsforecast.models import registry
 
@@ -93,14 +93,11 @@ def _check_covariates(config: Config) -> None:
         raise ConfigError(
             "data.holidays_country goes with the holiday calendar covariate: set both or neither."
         )
-    if data.holidays_country is not None:
-        from tsforecast.data.calendar import known_countries
-
-        if data.holidays_country not in known_countries():
-            raise ConfigError(
-                f"data.holidays_country must be a country code the holidays package knows, "
-                f"such as US, GB or DE; got '{data.holidays_country}'."
-            )
+    if data.holidays_country is not None and data.holidays_country not in known_countries():
+        raise ConfigError(
+            f"data.holidays_country must be a country code the holidays package knows, "
+            f"such as US, GB or DE; got '{data.holidays_country}'."
+        )
     if data.static_columns and data.id_column is None:
         raise ConfigError("data.static_columns describe each series; set data.id_column.")
     if data.id_embedding and not many:

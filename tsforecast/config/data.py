@@ -233,6 +233,13 @@ def calendar_columns(names: tuple[str, ...]) -> list[str]:
     return columns
 
 
+def known_countries() -> list[str]:
+    """The country codes of the ``holiday`` calendar covariate: those ``holidays`` knows."""
+    import holidays
+
+    return sorted(holidays.list_supported_countries())
+
+
 def input_columns(data: DataConfig) -> list[str]:
     """The value columns the models read, in order: the targets, the past features, the
     future columns and the calendar features."""

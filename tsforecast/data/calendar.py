@@ -62,10 +62,3 @@ def holiday_flags(index: pd.DatetimeIndex, country: str | None) -> np.ndarray:
     days = holidays.country_holidays(country, years=years)
     dates = index.normalize()
     return np.asarray([d.date() in days for d in dates], dtype="float64")
-
-
-def known_countries() -> list[str]:
-    """The country codes ``holidays`` knows."""
-    import holidays
-
-    return sorted(holidays.list_supported_countries())

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from tsforecast.config import DataConfig
-from tsforecast.config.data import calendar_columns
+from tsforecast.config.data import SYNTHETIC_COLUMN, SyntheticConfig, calendar_columns
 from tsforecast.data.calendar import calendar_values
+from tsforecast.data.synthetic import sine_series
 from tsforecast.data.times import TimeStyle, parse_times, regularise
 from tsforecast.errors import DataError
 
@@ -409,12 +410,24 @@ def local_times(times: np.ndarray, offsets: np.ndarray, zones: Any) -> np.ndarra
     return local
 
 
+def synthetic_table(config: SyntheticConfig) -> SeriesTable:
+    """The generated series stacked into a table with one column, ``value``."""
+    series = sine_series(config.n_series, config.n_steps, config.seed)
+    offsets = np.arange(config.n_series + 1, dtype=np.int64) * config.n_steps
+    return SeriesTable(
+        values=series.reshape(-1, 1).astype("float64"),
+        columns=(SYNTHETIC_COLUMN,),
+        n_targets=1,
+        offsets=offsets,
+        ids=tuple(str(i) for i in range(config.n_series)),
+        times=None,
+    )
+
+
 def load_table(config: DataConfig) -> SeriesTable:
     """The configured series to train on: ``config.path`` (only its first ``config.rows``
     rows, when set), or the generated series."""
     if config.source == "synthetic_sines":
-        from tsforecast.data.synthetic import synthetic_table
-
         return synthetic_table(config.synthetic)
     frame = read_table(config.path, config.format)
     if config.rows is not None:

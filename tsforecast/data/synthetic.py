@@ -2,15 +2,13 @@
 
 Aurélien Géron, *Hands-On Machine Learning with Scikit-Learn, Keras and TensorFlow*,
 2nd edition, chapter 15, ``generate_time_series``: reproduced draw for draw so that the
-book's validation figures can be compared with ours.
+book's validation figures can be compared with ours. Only the numbers are made here;
+:mod:`tsforecast.data.loading` stacks them into a table like any other data.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from tsforecast.config import SYNTHETIC_COLUMN, SyntheticConfig
-from tsforecast.data.loading import SeriesTable
 
 
 def sine_series(n_series: int, n_steps: int, seed: int = 42) -> np.ndarray:
@@ -27,17 +25,3 @@ def sine_series(n_series: int, n_steps: int, seed: int = 42) -> np.ndarray:
     series += 0.2 * np.sin((time - offsets2) * (freq2 * 20 + 20))  # + wave 2
     series += 0.1 * (rng.rand(n_series, n_steps) - 0.5)  # + noise
     return series.astype(np.float32)
-
-
-def synthetic_table(config: SyntheticConfig) -> SeriesTable:
-    """The generated series stacked into a table with one column, ``value``."""
-    series = sine_series(config.n_series, config.n_steps, config.seed)
-    offsets = np.arange(config.n_series + 1, dtype=np.int64) * config.n_steps
-    return SeriesTable(
-        values=series.reshape(-1, 1).astype("float64"),
-        columns=(SYNTHETIC_COLUMN,),
-        n_targets=1,
-        offsets=offsets,
-        ids=tuple(str(i) for i in range(config.n_series)),
-        times=None,
-    )

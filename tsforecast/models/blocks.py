@@ -12,6 +12,8 @@ import math
 import keras
 import numpy as np
 
+from tsforecast.models.layers import window_statistics
+
 # ---------------------------------------------------------------------------------------------
 # Column and series plumbing
 
@@ -82,10 +84,12 @@ class SeriesWithCovariates(keras.layers.Layer):
 class ReversibleInstanceNorm(keras.layers.Layer):
     """RevIN (Kim et al. 2022): each window standardised per column, with a learned affine map.
 
-    ``x -> (x - mean) / std * weight + bias``, with the window statistics held constant for
-    the gradient. Returns the normalised window and the statistics ``(location, scale)`` of
-    the inverse map ``y * scale + location`` stacked on the time axis: the learned affine map
-    is folded into them, so :class:`~tsforecast.models.layers.InstanceDenormalization`
+    ``x -> (x - mean) / std * weight + bias``, with the window statistics of
+    :class:`~tsforecast.models.layers.InstanceNormalization` (mode ``standard``) held
+    constant for the gradient; without ``affine`` the two layers are the same map. Returns
+    the normalised window and the statistics ``(location, scale)`` of the inverse map
+    ``y * scale + location`` stacked on the time axis: the learned affine map is folded
+    into them, so :class:`~tsforecast.models.layers.InstanceDenormalization`
     undoes this layer exactly, affine part included.
     Shapes: ``(batch, steps, columns) -> (batch, steps, columns), (batch, 2, columns)``.
     """
@@ -103,9 +107,9 @@ class ReversibleInstanceNorm(keras.layers.Layer):
 
     def call(self, inputs):
         ops = keras.ops
-        # (batch, steps, columns) -> (batch, 1, columns)
-        mean = ops.stop_gradient(ops.mean(inputs, axis=1, keepdims=True))
-        std = ops.stop_gradient(ops.sqrt(ops.var(inputs, axis=1, keepdims=True) + self.epsilon))
+        # (batch, steps, columns) -> (batch, 1, columns) each: instance normalisation's
+        mean, std = window_statistics(inputs, "standard", self.epsilon)
+        mean, std = ops.stop_gradient(mean), ops.stop_gradient(std)
         normalised = (inputs - mean) / std
         location, scale = mean, std
         if self.affine:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from tsforecast.schema import all_positive, non_empty, non_negative, option, probability
 
 Activation = Literal["relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu", "linear"]
@@ -23,6 +25,18 @@ def head_option() -> Any:
         help="Output head: `vector`, `sequence`, `recursive`, `quantile` or `distribution` "
         "(see Models for which families support which).",
     )
+
+
+def seasonal_lags(horizon: int, season_length: int) -> np.ndarray:
+    """The seasonal naive rule: how many steps before the forecast origin each future step
+    repeats, ``season_length - h % season_length`` for step ``h`` (from 0).
+
+    A season of 1 is the naive rule, every step repeating the last value. The
+    :class:`~tsforecast.models.layers.SeasonalNaive` layer and the numpy baselines of
+    :mod:`tsforecast.evaluation` both read it.
+    Shapes: ``(horizon,)``.
+    """
+    return season_length - np.arange(horizon) % season_length
 
 
 #: The likelihoods of the ``distribution`` head.

@@ -4,6 +4,24 @@ from __future__ import annotations
 
 import keras
 
+from tsforecast.models.common import seasonal_lags
+
+
+def window_statistics(inputs, mode: str, epsilon: float):
+    """Each window's own statistics per column, ``(location, scale)``, for instance
+    normalisation: ``last`` is the last value and a scale of 1, ``mean`` the mean and a
+    scale of 1, ``standard`` the mean and ``sqrt(variance + epsilon)``.
+
+    Shapes: ``(batch, steps, columns) -> (batch, 1, columns), (batch, 1, columns)``.
+    """
+    ops = keras.ops
+    location = inputs[:, -1:, :] if mode == "last" else ops.mean(inputs, axis=1, keepdims=True)
+    if mode == "standard":
+        scale = ops.sqrt(ops.var(inputs, axis=1, keepdims=True) + epsilon)
+    else:
+        scale = ops.ones_like(location)
+    return location, scale
+
 
 @keras.saving.register_keras_serializable(package="tsforecast")
 class LastValue(keras.layers.Layer):
@@ -45,8 +63,7 @@ class SeasonalNaive(keras.layers.Layer):
         self.season_length = season_length
 
     def call(self, inputs):
-        width = inputs.shape[1]
-        index = [width - self.season_length + h % self.season_length for h in range(self.horizon)]
+        index = inputs.shape[1] - seasonal_lags(self.horizon, self.season_length)
         # (batch, input_width, n_inputs) -> (batch, horizon, n_targets)
         return keras.ops.take(inputs[:, :, : self.n_targets], index, axis=1)
 
@@ -96,8 +113,9 @@ class InstanceNormalization(keras.layers.Layer):
 
     Modes: ``last`` subtracts the window's last value, ``mean`` its mean, ``standard``
     subtracts the mean and divides by the standard deviation (RevIN without the learned
-    affine map). Returns the normalised window and the statistics ``(location, scale)``
-    stacked on the time axis, which :class:`InstanceDenormalization` applies in reverse.
+    affine map); see :func:`window_statistics`. Returns the normalised window and the
+    statistics ``(location, scale)`` stacked on the time axis, which
+    :class:`InstanceDenormalization` applies in reverse.
     """
 
     MODES = ("last", "mean", "standard")
@@ -110,20 +128,11 @@ class InstanceNormalization(keras.layers.Layer):
         self.epsilon = epsilon
 
     def call(self, inputs):
-        ops = keras.ops
-        # (batch, steps, columns) -> (batch, 1, columns)
-        if self.mode == "last":
-            location = inputs[:, -1:, :]
-        else:
-            location = ops.mean(inputs, axis=1, keepdims=True)
-        if self.mode == "standard":
-            scale = ops.sqrt(ops.var(inputs, axis=1, keepdims=True) + self.epsilon)
-            normalised = (inputs - location) / scale
-        else:
-            scale = ops.ones_like(location)
-            normalised = inputs - location
+        # (batch, steps, columns) -> (batch, 1, columns) each
+        location, scale = window_statistics(inputs, self.mode, self.epsilon)
+        normalised = (inputs - location) / scale
         # -> (batch, 2, columns): location, then scale
-        return normalised, ops.concatenate([location, scale], axis=1)
+        return normalised, keras.ops.concatenate([location, scale], axis=1)
 
     def compute_output_shape(self, input_shape):
         return input_shape, (input_shape[0], 2, input_shape[2])
