@@ -75,7 +75,7 @@ class ClassicalBaseline:
         """Scaled forecasts ``(n_windows, horizon, n_targets)`` of the given windows."""
         table = prepared.table
         origins = windows.origins(starts, width)
-        owners = np.searchsorted(table.offsets, starts, side="right") - 1
+        owners = windows.series_of(table.offsets, starts, width)
         out = np.empty((len(starts), horizon, table.n_targets))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -246,7 +246,7 @@ def seasonal_naive_forecast(
     table = prepared.table
     n_targets = table.n_targets
     origins = windows.origins(starts, width)
-    first = table.offsets[np.searchsorted(table.offsets, starts, side="right") - 1]
+    first = table.offsets[windows.series_of(table.offsets, starts, width)]
     rows = origins[:, None] - seasonal_lags(horizon, season)  # (n_windows, horizon)
     rows = np.where((origins - season >= first)[:, None], rows, origins[:, None] - 1)
     return prepared.scaled[rows, :n_targets]
@@ -286,7 +286,7 @@ def _add_errors(
     scaled_actual = scaled_actual.astype("float64")
     actual = windows.targets(table.values, some, width, horizon, n_targets)
     scaled_point = np.asarray(predicted.point, dtype="float64")
-    series = np.searchsorted(table.offsets, some, side="right") - 1
+    series = windows.series_of(table.offsets, some, width)
     original = prepared.inverse(scaled_point, some)
     sums["model"].add(actual, original, scaled_actual, scaled_point, series)
     if predicted.quantiles is not None:

@@ -108,7 +108,7 @@ class Predictor:
         index = self.scaler.series_index(table.ids)
         if index is None:
             return None
-        return index[np.searchsorted(table.offsets, starts, side="right") - 1]
+        return index[windows.series_of(table.offsets, starts, self.width)]
 
     def future(self, config: Any, table: SeriesTable, future_path: str | None = None) -> Any:
         """Forecasts of the ``horizon`` steps after every series of ``table``, in original
@@ -128,7 +128,7 @@ def last_windows(
     series' last window in it, and the forecasts' timestamps (None without a time column).
     """
     width, horizon = config.window.input_width, config.window.horizon
-    starts = windows.last_window_starts(table, width)
+    starts = windows.last_window_starts(table, width, config.window.observed)
     times = future_times(table, horizon) if table.times is not None else None
     if not table.n_future:
         return table, starts, times

@@ -131,7 +131,9 @@ def select(
     params = config.model.params
     window = config.window
     if bounds is None:
-        bounds = split_bounds(table, config.data.split, window.input_width, window.horizon)
+        bounds = split_bounds(
+            table, config.data.split, window.input_width, window.horizon, window.min_inputs
+        )
     # the candidates see the series up to the end of validation only
     seen, seen_bounds = truncated(table, bounds.val_end, bounds.train_end, bounds.val_end)
     deadline = time.monotonic() + params.budget_seconds

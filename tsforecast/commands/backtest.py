@@ -89,7 +89,9 @@ def plan_folds(
         raise ConfigError(f"--step must be a positive integer; got {step}.")
     window = config.window
     # the config's split must hold
-    bounds = split_bounds(table, config.data.split, window.input_width, window.horizon)
+    bounds = split_bounds(
+        table, config.data.split, window.input_width, window.horizon, window.min_inputs
+    )
     starts, ends = table.offsets[:-1], table.offsets[1:]
     n_val = bounds.val_end - bounds.train_end
     steps = np.full(table.n_series, step or 0, dtype=np.int64)
@@ -108,14 +110,19 @@ def plan_folds(
     # origin whose horizon still fits.
     first = windows.last_origin(ends, window.horizon) + 1 - folds * steps
     train_end = first - n_val
-    need = window.input_width + window.horizon
+    need = window.input_width + window.horizon if window.min_inputs is None else window.observed
     short = np.flatnonzero(train_end - starts < need)
     if short.size:
         i = int(short[0])
+        what = (
+            f"window.input_width + window.horizon ({need})"
+            if window.min_inputs is None
+            else f"window.min_inputs ({need})"
+        )
         raise DataError(
             f"{subject(table, i)} has {int(ends[i] - starts[i])} rows; {folds} folds "
             f"of {int(steps[i])} origins leave the first fold {int(train_end[i] - starts[i])} "
-            f"train rows, fewer than window.input_width + window.horizon ({need}). Use fewer "
+            f"train rows, fewer than {what}. Use fewer "
             "--folds, a smaller --step or a shorter window."
         )
     plans = []

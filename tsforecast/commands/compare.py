@@ -238,7 +238,7 @@ def plot_forecasts(runs: list[RunSummary], path: str | Path, origins: int = 8) -
     config = runs[0].config
     width, horizon = config.window.input_width, config.window.horizon
     table = load_table(config.data)
-    bounds = split_bounds(table, config.data.split, width, horizon)
+    bounds = split_bounds(table, config.data.split, width, horizon, config.window.min_inputs)
     first, end = bounds.part_range("test", table.offsets, 0)
     at = windows.spaced_origins(first, windows.last_origin(end, horizon), horizon, origins)
     n_targets = table.n_targets
@@ -249,7 +249,7 @@ def plot_forecasts(runs: list[RunSummary], path: str | Path, origins: int = 8) -
         run = load_run(summary.path)
         own_width = run.config.window.input_width
         starts = windows.starts_at(at, own_width)
-        if (starts < table.offsets[0]).any():
+        if (at - run.config.window.observed < table.offsets[0]).any():
             raise RunError(f"Run {summary.name}: its input window reaches before the series.")
         own = load_table(run.config.data)
         # (n_origins, width, n_inputs) -> (n_origins, horizon, n_targets)

@@ -365,7 +365,7 @@ def serving_inputs(
     shape = layout(run)
     width, horizon = config.window.input_width, config.window.horizon
     table = load_input(config.data, input_path)
-    starts = windows.last_window_starts(table, width)
+    starts = windows.last_window_starts(table, width, config.window.observed)
     source = table
     if table.n_future:
         times = future_times(table, horizon)
@@ -374,9 +374,14 @@ def serving_inputs(
         )
         starts = starts + np.arange(table.n_series) * horizon  # the rows appended before
     n_past = table.n_past
-    inputs = {"window": windows.inputs(source.values[:, :n_past], starts, width)}
+    offsets = source.offsets
+    inputs = {"window": windows.inputs(source.values[:, :n_past], starts, width, offsets)}
     if table.n_future:
-        inputs["future"] = windows.inputs(source.values[:, n_past:], starts, width + horizon)
+        future = source.values[:, n_past:]
+        rows = windows.padded_rows(
+            starts[:, None] + np.arange(width + horizon), starts, width, offsets
+        )
+        inputs["future"] = future[rows]
     if shape.static:
         inputs["static"] = table.static.numeric
     if shape.categories:

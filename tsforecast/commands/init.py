@@ -200,13 +200,20 @@ class _Plan:
     width: int
     part: int  # validation and test rows of each series, or 0 for the share
     test_windows: int
+    min_inputs: int | None = None  # windows of short series padded to this many observed
+
+
+#: Rows a series must hold before its validation split, at the least.
+_LEAST_OBSERVED = 2
 
 
 def _plan(shortest: int, horizon: int, width: int, fixed_horizon: bool) -> _Plan:
     """The horizon (the suggested one, or shorter unless given), width and validation and
     test rows for the shortest series: 15% of its rows each, or more for ten test windows
     (else five) while the input keeps two horizons; at least one window with an input as
-    long as the horizon."""
+    long as the horizon. Failing that, one validation and one test window per series and
+    an input width of whole horizons, the short series' windows padded on the left
+    (``window.min_inputs``), as long as the shortest series holds a few rows before them."""
     share = round(_SHARE * shortest)
     for h in range(horizon, horizon - 1 if fixed_horizon else 0, -1):
         for windows, floor in ((_WANTED_WINDOWS, 2 * h), (5, 2 * h), (1, h)):
@@ -214,9 +221,16 @@ def _plan(shortest: int, horizon: int, width: int, fixed_horizon: bool) -> _Plan
             w = min(width, shortest - 2 * part - h)
             if w >= min(width, floor):
                 return _Plan(h, w, 0 if part == share else part, part - h + 1)
+    train = shortest - 2 * horizon  # rows before validation in the shortest series
+    if train >= _LEAST_OBSERVED:
+        whole = max(2, -(-width // horizon)) * horizon  # the width in whole horizons
+        # its own training windows where it can hold some, else at most a horizon observed
+        observed = train - horizon if train - horizon >= 1 else train
+        return _Plan(horizon, whole, horizon, 1, max(1, min(horizon, observed)))
     raise ConfigError(
         f"The shortest series has {shortest} rows: too few for a horizon of {horizon} with "
-        "validation and test windows; give a shorter --horizon or longer series."
+        f"validation and test windows (it needs {2 * horizon + _LEAST_OBSERVED}); give a "
+        "shorter --horizon or longer series."
     )
 
 
@@ -281,8 +295,10 @@ def draft_config(
     split = {"val": plan.part, "test": plan.part} if plan.part else {"val": 0.15, "test": 0.15}
     raw["data"]["split"] = split
     raw["window"] = {"input_width": plan.width, "horizon": plan.horizon}
+    if plan.min_inputs is not None:
+        raw["window"]["min_inputs"] = plan.min_inputs
     config = config_from_dict(raw, Path(config_dir))
-    split_bounds(table, config.data.split, plan.width, plan.horizon)
+    split_bounds(table, config.data.split, plan.width, plan.horizon, plan.min_inputs)
     reasons = {
         "data": _data_comments(columns, table, gap, cadence),
         "split": _split_comment(plan, table),
@@ -352,7 +368,13 @@ def _window_comment(plan: _Plan, cadence: str, suggested: int, given: int | None
         why = f"the usual horizon for {cadence} data"
     else:
         why = f"shortened from {suggested} to fit the shortest series"
-    return [f"{plan.horizon} steps ahead ({why}) from the last {plan.width}."]
+    lines = [f"{plan.horizon} steps ahead ({why}) from the last {plan.width}."]
+    if plan.min_inputs is not None:
+        lines.append(
+            f"Some series are shorter than one window: windows need only {plan.min_inputs} "
+            "observed steps, the rest padded with the series' first value."
+        )
+    return lines
 
 
 def _comments(lines: list[str]) -> list[str]:

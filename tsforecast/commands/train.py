@@ -115,7 +115,7 @@ def draw_forecasts(prepared: PreparedData, config: Config, forecast: Callable, p
     for i in range(table.n_series):
         first, end = prepared.bounds.part_range("test", table.offsets, i)
         at = windows.spaced_origins(first, windows.last_origin(end, horizon), horizon)
-        at = at[at - width >= table.offsets[i]]
+        at = at[at - config.window.observed >= table.offsets[i]]
         origins.append(at)
         series += [i] * len(at)
     at, series = np.concatenate(origins), np.asarray(series)

@@ -132,6 +132,15 @@ def _check_split(config: Config) -> None:
         )
 
 
+def _check_window(config: Config) -> None:
+    window = config.window
+    if window.min_inputs is not None and window.min_inputs > window.input_width:
+        raise ConfigError(
+            f"window.min_inputs must be at most window.input_width ({window.input_width}); "
+            f"got {window.min_inputs}."
+        )
+
+
 def _check_preprocessing(config: Config) -> None:
     data, width = config.data, config.window.input_width
     if "difference" not in data.transform and data.difference_lag != 1:
@@ -168,6 +177,12 @@ def _check_loss(config: Config) -> None:
             "them negative; use data.scaler: minmax."
         )
     head = getattr(config.model.params, "head", "vector")
+    if config.training.loss == "smape" and config.data.transform:
+        raise ConfigError(
+            "training.loss smape scores forecasts in original units, which the model "
+            f"reaches only without data.transform ({', '.join(config.data.transform)}); "
+            "use training.loss mase."
+        )
     for loss, owner in (("pinball", "quantile"), ("nll", "distribution")):
         if (config.training.loss == loss) != (head == owner):
             raise ConfigError(
@@ -257,6 +272,7 @@ CROSS_CHECKS = (
     _check_columns,
     _check_covariates,
     _check_split,
+    _check_window,
     _check_preprocessing,
     _check_preprocessing_head,
     _check_optimizer,

@@ -202,7 +202,8 @@ class DataConfig:
     instance_norm: Literal[False, "last", "mean", "standard"] = option(
         False,
         help="Normalise each input window per column by its own `last` value, `mean`, or mean "
-        "and standard deviation (`standard`), and undo it on the forecast.",
+        "and standard deviation (`standard`), and undo it on the forecast. Default: false, "
+        "or `last` for nhits, which loses to naive on raw windows of many series.",
     )
     channel_independent: bool = option(
         False,

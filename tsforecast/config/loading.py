@@ -68,6 +68,17 @@ def _default_loss(raw: Mapping, model: ModelConfig) -> Any:
     return training
 
 
+def _default_instance_norm(data: Any, model: ModelConfig) -> Any:
+    """``data.instance_norm`` defaults to the family's (the registry's ``instance_norm``),
+    for a vector head."""
+    norm = registry.get(model.type).instance_norm
+    if not norm or getattr(model.params, "head", "vector") != "vector":
+        return data
+    if isinstance(data, Mapping) and "instance_norm" not in data:
+        return {**data, "instance_norm": norm}
+    return data
+
+
 def _resolved(data: DataConfig) -> DataConfig:
     """The data section with its defaults that depend on other keys filled in."""
     changes: dict[str, Any] = {}
@@ -92,7 +103,8 @@ def config_from_dict(raw: Any, base_dir: Path | None = None) -> Config:
     for key in _REQUIRED_SECTIONS:
         if key not in raw:
             raise ConfigError(f"The config has no '{key}' section; it is required.")
-    data = _resolved(parse_section(DataConfig, raw["data"], "data"))
+    model = _parse_model(raw["model"])
+    data = _resolved(parse_section(DataConfig, _default_instance_norm(raw["data"], model), "data"))
     if data.path is not None:
         path = os.path.expanduser(data.path)
         if not os.path.isabs(path):
@@ -100,7 +112,6 @@ def config_from_dict(raw: Any, base_dir: Path | None = None) -> Config:
         data = dataclasses.replace(data, path=os.path.normpath(path))
     if data.source == "synthetic_sines" and not data.target_columns:
         data = dataclasses.replace(data, target_columns=(SYNTHETIC_COLUMN,))
-    model = _parse_model(raw["model"])
     config = Config(
         data=data,
         window=parse_section(WindowConfig, raw["window"], "window"),

@@ -27,6 +27,19 @@ class WindowConfig:
 
     input_width: int = option(help="Past steps the model reads.", check=positive)
     horizon: int = option(help="Future steps the model forecasts.", check=positive)
+    min_inputs: int | None = option(
+        None,
+        help="Fewest observed steps a window needs: windows reaching before the start of "
+        "their series are padded on the left with its first value, so that series shorter "
+        "than input_width still train, validate and forecast. Default: input_width (every "
+        "window wholly observed).",
+        check=positive,
+    )
+
+    @property
+    def observed(self) -> int:
+        """The observed input steps a window needs (``min_inputs``, else ``input_width``)."""
+        return self.input_width if self.min_inputs is None else self.min_inputs
 
 
 @dataclass(frozen=True)
@@ -104,11 +117,14 @@ class TrainingConfig:
     batch_size: int = option(64, help="Windows per batch.", check=positive)
     optimizer: OptimizerConfig = option(OptimizerConfig(), help="")
     lr_schedule: LRScheduleConfig = option(LRScheduleConfig(), help="")
-    loss: Literal["mse", "mae", "huber", "mape", "msle", "pinball", "nll"] = option(
-        "mse",
-        help="Training loss (on the scaled data); `pinball` goes with model.head quantile "
-        "and `nll` (negative log-likelihood) with model.head distribution, each the default "
-        "of its head.",
+    loss: Literal["mse", "mae", "huber", "mape", "msle", "mase", "smape", "pinball", "nll"] = (
+        option(
+            "mse",
+            help="Training loss (on the scaled data); `mase` (absolute errors over each series' "
+            "own one-step change) and `smape` (in original units) are scale-free, so no series "
+            "dominates by its size; `pinball` goes with model.head quantile and `nll` "
+            "(negative log-likelihood) with model.head distribution, each the default of its head.",
+        )
     )
     early_stopping: EarlyStoppingConfig = option(EarlyStoppingConfig(), help="")
     seed: int = option(42, help="Seed for weights, shuffling and dropout.", check=seed_range)

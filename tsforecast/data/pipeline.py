@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from tsforecast import engine
-from tsforecast.data.windows import input_offsets, target_offsets
+from tsforecast.data.windows import input_offsets, padded_rows, series_of, target_offsets
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,11 @@ class WindowSource:
         static: ``(n_series, n_static)`` scaled numeric statics, or None.
         categories: ``(n_series, n_categories)`` int32 category indices (see
             :func:`tsforecast.models.covariates.encode_categories`), or None.
+        offsets: ``(n_series + 1,)`` where each series starts, so that windows reaching
+            before their series are padded with its first row; None for one series
+            whose windows never do.
+        target_statistics: ``(n_series, n_targets, n_statistics)`` read beside every
+            target value of a window's series (for the scale-free losses), or None.
     """
 
     values: np.ndarray
@@ -38,6 +43,8 @@ class WindowSource:
     row_series: np.ndarray | None = None
     static: np.ndarray | None = None
     categories: np.ndarray | None = None
+    offsets: np.ndarray | None = None
+    target_statistics: np.ndarray | None = None
 
     @property
     def covariates(self) -> bool:
@@ -146,6 +153,7 @@ class WindowBatches(keras.utils.PyDataset):
         self.pad = pad
         self.horizon = horizon
         values = source.values
+        self.width = width
         n_columns, n_past = values.shape[1], source.n_past
         self.at_inputs = input_offsets(width)
         # sliced once here, not for every batch
@@ -180,15 +188,19 @@ class WindowBatches(keras.utils.PyDataset):
     def gather(self, batch: np.ndarray) -> Any:
         """The inputs (and targets) of the windows starting at rows ``batch``."""
         source = self.source
+
+        def rows(offsets: np.ndarray) -> np.ndarray:
+            return padded_rows(batch[:, None] + offsets, batch, self.width, source.offsets)
+
         # (batch,) -> (batch, width, n_past)
-        inputs: Any = self.past[batch[:, None] + self.at_inputs]
+        inputs: Any = self.past[rows(self.at_inputs)]
         if source.covariates:
             inputs = {"window": inputs}
             if self.future is not None:
                 # (batch,) -> (batch, width + horizon, n_future)
-                inputs["future"] = self.future[batch[:, None] + self.at_future]
+                inputs["future"] = self.future[rows(self.at_future)]
             if source.static is not None or source.categories is not None:
-                owner = source.row_series[batch]  # (batch,)
+                owner = source.row_series[batch + self.width - 1]  # (batch,)
                 if source.static is not None:
                     inputs["static"] = source.static[owner]
                 if source.categories is not None:
@@ -199,7 +211,15 @@ class WindowBatches(keras.utils.PyDataset):
             return inputs
         # (batch,) -> (batch, horizon, n_targets), or (batch, n_steps, horizon, n_targets)
         rows = batch.reshape(-1, *[1] * self.at_targets.ndim) + self.at_targets
-        return inputs, self.target_values[rows]
+        targets = self.target_values[rows]
+        statistics = source.target_statistics
+        if statistics is not None:
+            # (batch, n_targets, n_statistics) -> (batch, ..., n_targets, 1 + n_statistics)
+            owner = statistics[series_of(source.offsets, batch, self.width)]
+            owner = owner.reshape(len(batch), *[1] * self.at_targets.ndim, *owner.shape[1:])
+            shape = (*targets.shape, owner.shape[-1])
+            targets = np.concatenate([targets[..., None], np.broadcast_to(owner, shape)], axis=-1)
+        return inputs, targets
 
 
 def window_dataset(

@@ -13,7 +13,7 @@ from tsforecast.data.loading import SeriesTable, load_table
 from tsforecast.data.pipeline import WindowSource
 from tsforecast.data.scaling import Scaler
 from tsforecast.data.splits import PARTS, SplitBounds, split_bounds
-from tsforecast.data.windows import window_starts
+from tsforecast.data.windows import series_of, window_starts
 from tsforecast.errors import DataError
 from tsforecast.models.covariates import encode_categories
 
@@ -30,6 +30,7 @@ class PreparedData:
         starts: Window start rows for ``train``, ``val`` and ``test``.
         mase_scale: ``(n_series, n_targets)`` each series' mean absolute one-step change on
             its train rows (MASE's scale).
+        width: Input steps of the windows at ``starts``.
     """
 
     table: SeriesTable
@@ -38,6 +39,7 @@ class PreparedData:
     scaled: np.ndarray
     starts: dict[str, np.ndarray]
     mase_scale: np.ndarray
+    width: int
 
     def source(self) -> WindowSource:
         """What the datasets gather windows from: the scaled values and covariates, the
@@ -85,7 +87,7 @@ class PreparedData:
         index = self.scaler.series_index(self.table.ids)
         if index is None:
             return None
-        return index[np.searchsorted(self.table.offsets, starts, side="right") - 1]
+        return index[series_of(self.table.offsets, starts, self.width)]
 
     def scale_targets(self, values: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """Target forecasts ``(n_windows, ..., n_targets)`` in original units, scaled."""
@@ -125,7 +127,7 @@ def window_source(
             static = scaler.transform_static(table.static.numeric).astype(np.float32)
         if table.static.categorical_names:
             categories = encode_categories(table.static.categorical, vocabularies)
-    return WindowSource(scaled, table.n_past, row_series, static, categories)
+    return WindowSource(scaled, table.n_past, row_series, static, categories, table.offsets)
 
 
 def describe_cell(table: SeriesTable, row: int, column: int) -> str:
@@ -189,7 +191,9 @@ def prepare_data(config: Config, table: SeriesTable | None = None) -> PreparedDa
     """Load, split and scale the configured data; fit nothing outside the train split."""
     table = table if table is not None else load_table(config.data)
     window = config.window
-    bounds = split_bounds(table, config.data.split, window.input_width, window.horizon)
+    bounds = split_bounds(
+        table, config.data.split, window.input_width, window.horizon, window.min_inputs
+    )
     return prepare_split(config, table, bounds)
 
 
@@ -205,12 +209,17 @@ def prepare_split(
         scaler: A scaler fitted earlier; when None, one is fitted on the train rows.
     """
     scaler = scaler if scaler is not None else fit_scaler(config, table, bounds)
-    width, horizon = config.window.input_width, config.window.horizon
+    window = config.window
+    width, horizon = window.input_width, window.horizon
     return PreparedData(
         table=table,
         bounds=bounds,
         scaler=scaler,
         scaled=scale_values(scaler, table),
-        starts={p: window_starts(table.offsets, bounds, width, horizon, p) for p in PARTS},
+        starts={
+            p: window_starts(table.offsets, bounds, width, horizon, p, window.observed)
+            for p in PARTS
+        },
         mase_scale=_mase_scale(table, bounds),
+        width=width,
     )

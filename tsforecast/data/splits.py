@@ -48,17 +48,25 @@ def share_rows(share: float | int, n: int) -> int:
     return round(share * n) if isinstance(share, float) else int(share)
 
 
-def split_bounds(table: SeriesTable, split: SplitConfig, width: int, horizon: int) -> SplitBounds:
+def split_bounds(
+    table: SeriesTable,
+    split: SplitConfig,
+    width: int,
+    horizon: int,
+    min_inputs: int | None = None,
+) -> SplitBounds:
     """Split each series chronologically, or whole series with ``split.by: series``.
 
     Validation and test windows may read the preceding rows as input, but their targets
     lie wholly inside their split. Every split must be able to hold a window of
-    ``width`` input steps and ``horizon`` targets.
+    ``width`` input steps and ``horizon`` targets; with ``min_inputs`` (windows padded on
+    the left), a series needs only ``min_inputs`` rows before its validation split and
+    contributes the training windows it can.
     """
     if split.by == "series":
-        return _series_bounds(table, split, width + horizon)
+        return _series_bounds(table, split, (min_inputs or width) + horizon, min_inputs)
     train_end, val_end = [], []
-    need = width + horizon
+    need = width + horizon if min_inputs is None else min_inputs
     for i in range(table.n_series):
         lo, hi = int(table.offsets[i]), int(table.offsets[i + 1])
         n = hi - lo
@@ -66,10 +74,15 @@ def split_bounds(table: SeriesTable, split: SplitConfig, width: int, horizon: in
         n_train = n - n_val - n_test
         name = subject(table, i)
         if n_train < need:
+            what = (
+                f"window.input_width + window.horizon ({need}). Use a shorter window, "
+                "window.min_inputs (to pad short series),"
+                if min_inputs is None
+                else f"window.min_inputs ({need}). Use a smaller window.min_inputs,"
+            )
             raise DataError(
                 f"{name} has {n} rows; its train split ({n_train} rows) is shorter than "
-                f"window.input_width + window.horizon ({need}). Use a shorter window, "
-                "smaller data.split shares or a longer series."
+                f"{what} smaller data.split shares or a longer series."
             )
         for part, size in (("validation", n_val), ("test", n_test)):
             if size < horizon:
@@ -82,7 +95,9 @@ def split_bounds(table: SeriesTable, split: SplitConfig, width: int, horizon: in
     return SplitBounds(np.asarray(train_end, np.int64), np.asarray(val_end, np.int64))
 
 
-def _series_bounds(table: SeriesTable, split: SplitConfig, need: int) -> SplitBounds:
+def _series_bounds(
+    table: SeriesTable, split: SplitConfig, need: int, min_inputs: int | None
+) -> SplitBounds:
     """Whole series per split, in table order: train first, then validation, then test.
 
     A train series is all train rows (``train_end = val_end = end``), a validation series
@@ -102,9 +117,10 @@ def _series_bounds(table: SeriesTable, split: SplitConfig, need: int) -> SplitBo
     short = np.flatnonzero(lengths < need)
     if short.size:
         i = int(short[0])
+        window = "window.input_width" if min_inputs is None else "window.min_inputs"
         raise DataError(
             f"{subject(table, i)} has {int(lengths[i])} rows, fewer than "
-            f"window.input_width + window.horizon ({need}); with data.split.by: series every "
+            f"{window} + window.horizon ({need}); with data.split.by: series every "
             "series must hold a whole window."
         )
     starts, ends = table.offsets[:-1], table.offsets[1:]

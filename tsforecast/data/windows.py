@@ -10,6 +10,11 @@ steps and ``horizon`` forecast steps:
 Seq-to-seq models also learn a forecast at chosen input steps ``t``: rows
 ``s + t + 1 .. s + t + horizon`` (for the last step, the window's own targets).
 
+A window may start before the first row of its series when ``window.min_inputs`` allows
+fewer observed steps than ``width``: the rows before the series are read as its first row
+(padding on the left with the first value), never as rows of the series stacked before it
+(:func:`padded_rows`).
+
 Everything that reads windows (the tf.data pipeline, evaluation, ``predict``, the plots,
 the backtest's fold plan) takes its row offsets and start rows from here. Pure NumPy.
 """
@@ -69,9 +74,32 @@ def origins_between(first: np.ndarray | int, end: np.ndarray | int, horizon: int
     return last_origin(end, horizon) - first + 1
 
 
-def inputs(values: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
-    """``(n_windows, width, n_columns)`` inputs of the given windows."""
-    return values[np.asarray(starts)[:, None] + input_offsets(width)]
+def series_of(offsets: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """The series each window at ``starts`` belongs to: the one holding its last input row
+    (a padded window starts before its series)."""
+    last_input = np.asarray(starts, dtype=np.int64) + width - 1
+    return np.searchsorted(offsets, last_input, side="right") - 1
+
+
+def padded_rows(
+    rows: np.ndarray, starts: np.ndarray, width: int, offsets: np.ndarray | None
+) -> np.ndarray:
+    """Rows ``(n_windows, ...)`` read by the windows at ``starts``, those before the first
+    row of each window's series replaced by that first row (``offsets``: the table's
+    series offsets; None leaves the rows as they are)."""
+    if offsets is None:
+        return rows
+    first = np.asarray(offsets)[series_of(offsets, starts, width)]
+    return np.maximum(rows, first.reshape(-1, *[1] * (rows.ndim - 1)))
+
+
+def inputs(
+    values: np.ndarray, starts: np.ndarray, width: int, offsets: np.ndarray | None = None
+) -> np.ndarray:
+    """``(n_windows, width, n_columns)`` inputs of the given windows (padded on the left
+    where they reach before their series, given its ``offsets``)."""
+    rows = np.asarray(starts)[:, None] + input_offsets(width)
+    return values[padded_rows(rows, starts, width, offsets)]
 
 
 def targets(
@@ -87,28 +115,43 @@ def last_inputs(values: np.ndarray, starts: np.ndarray, width: int, n_targets: i
 
 
 def window_starts(
-    offsets: np.ndarray, bounds: SplitBounds, width: int, horizon: int, part: str
+    offsets: np.ndarray,
+    bounds: SplitBounds,
+    width: int,
+    horizon: int,
+    part: str,
+    observed: int | None = None,
 ) -> np.ndarray:
     """Start rows of every window whose targets lie wholly inside ``part`` of each series.
 
-    Inputs may reach back into the split before, but never before the series' first row.
+    Inputs may reach back into the split before, and, when ``observed`` (the fewest
+    observed input steps, default ``width``) is less than ``width``, before the series'
+    first row (padded; see :func:`padded_rows`).
     """
+    observed = width if observed is None else observed
     chunks = []
     for i in range(len(offsets) - 1):
         lo, hi = bounds.part_range(part, offsets, i)
-        first_origin = max(lo, int(offsets[i]) + width)
+        first_origin = max(lo, int(offsets[i]) + observed)
         chunks.append(starts_at(np.arange(first_origin, last_origin(hi, horizon) + 1), width))
     return np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
 
 
-def last_window_starts(table: SeriesTable, width: int) -> np.ndarray:
-    """Start row of the last full input window of each series (for forecasting the future)."""
+def last_window_starts(table: SeriesTable, width: int, observed: int | None = None) -> np.ndarray:
+    """Start row of the last input window of each series (for forecasting the future);
+    a series shorter than ``width`` but holding ``observed`` rows is padded."""
+    observed = width if observed is None else observed
     lengths = np.diff(table.offsets)
-    short = np.flatnonzero(lengths < width)
+    short = np.flatnonzero(lengths < observed)
     if short.size:
+        needs = (
+            f"the last window.input_width ({width}) rows"
+            if observed == width
+            else f"window.min_inputs ({observed}) rows"
+        )
         raise DataError(
             f"{subject(table, int(short[0]))} has {int(lengths[short[0]])} rows; forecasting "
-            f"needs the last window.input_width ({width}) rows."
+            f"needs {needs}."
         )
     return starts_at(table.offsets[1:], width)
 

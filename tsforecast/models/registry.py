@@ -101,6 +101,8 @@ class ModelSpec:
             them; the config refuses covariates for other families that cannot read them).
         selector: True for ``auto``, which fits other families and keeps the best, rather
             than building a model of its own.
+        instance_norm: The ``data.instance_norm`` the family trains with unless the config
+            names one (measured: N-HiTS on raw windows loses to naive on M3 monthly).
     """
 
     name: str
@@ -114,6 +116,7 @@ class ModelSpec:
     receptive_field: Callable[[Any, int], int | None] | None = None
     covariates: bool = True
     selector: bool = False
+    instance_norm: str | bool = False
 
     def build_function(self) -> Callable[[Any, ModelShape], Any]:
         module, _, function = self.builder.partition(":")
@@ -198,6 +201,7 @@ _SPECS = (
         "interpolation, each target its own series; N-BEATS trend and seasonality stacks.",
         check=nhits.check_nhits,
         covariates=False,
+        instance_norm="last",
     ),
     ModelSpec(
         "tide",

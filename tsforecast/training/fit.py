@@ -6,6 +6,7 @@ gets the same datasets, callbacks, NaN guard, backups and best-epoch weights.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -23,6 +24,9 @@ from tsforecast.models import heads, registry
 from tsforecast.models.common import DEFAULT_QUANTILES
 from tsforecast.models.covariates import Covariates
 from tsforecast.training.distribution import Distribution, make_distribution
+
+#: Losses that read each window's scaling statistics beside its targets.
+SCALE_FREE_LOSSES = ("mase", "smape")
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,10 @@ def make_loss(name: str, params: Any = None) -> Any:
         from tsforecast.models.distribution_head import DistributionNLL
 
         return DistributionNLL(getattr(params, "likelihood", "normal"))
+    if name in SCALE_FREE_LOSSES:
+        from tsforecast.models.losses import ScaleFreeLoss
+
+        return ScaleFreeLoss(name)
     return {
         "mse": keras.losses.MeanSquaredError,
         "mae": keras.losses.MeanAbsoluteError,
@@ -323,6 +331,28 @@ def _callbacks(
     return callbacks, guard
 
 
+def target_statistics(prepared: PreparedData) -> np.ndarray:
+    """``(n_series, n_targets, 3)``: each series' target offset and scale (original =
+    scaled * scale + offset) and its mean absolute one-step change on its scaled training
+    rows (the pooled one for a series with none), as the scale-free losses read them."""
+    table, scaler = prepared.table, prepared.scaler
+    n, k = table.n_series, table.n_targets
+    index = scaler.series_index(table.ids)
+    series = np.arange(n) if index is None else index
+    offset = np.asarray(scaler.offset_)[..., :k] if index is None else scaler.offset_[series, :k]
+    scale = np.asarray(scaler.scale_)[..., :k] if index is None else scaler.scale_[series, :k]
+    steps = [
+        np.abs(np.diff(prepared.scaled[lo:hi, :k], axis=0))
+        for lo, hi in zip(table.offsets[:-1], prepared.bounds.train_end, strict=True)
+    ]
+    pooled = np.concatenate(steps).mean(axis=0)
+    naive = np.stack([s.mean(axis=0) if len(s) else pooled for s in steps])
+    naive = np.where(naive > 0, naive, np.where(pooled > 0, pooled, 1.0))
+    return np.stack(
+        [np.broadcast_to(offset, (n, k)), np.broadcast_to(scale, (n, k)), naive], axis=-1
+    ).astype(np.float32)
+
+
 def fit_datasets(
     prepared: PreparedData, config: Config, split: Split | None = None
 ) -> tuple[Any, Any, EpochOrder]:
@@ -331,6 +361,8 @@ def fit_datasets(
     data-parallel training."""
     training = config.training
     source = prepared.source()
+    if training.loss in SCALE_FREE_LOSSES:
+        source = dataclasses.replace(source, target_statistics=target_statistics(prepared))
     layout = target_layout(config, prepared)
     order = EpochOrder(prepared.starts["train"], training.shuffle, training.seed)
     train, val = (
