@@ -59,7 +59,7 @@ def test_quick_bench_runs_every_suite(tmp_path):
     )
     assert "(quick mode)" in markdown and "cores available" in markdown
     # The classical suite scores auto beside seasonal naive and ETS on the same windows.
-    auto = records[("classical", "airline", "horizon 12", "auto, median of best 3")]
+    auto = records[("classical", "airline", "horizon 12", "auto, ensemble selection")]
     assert auto["status"] == "ok" and auto["n_windows"] == 18
     assert set(auto["baselines"]) == {"naive", "seasonal_naive", "ets"}
     assert auto["baselines"]["seasonal_naive"] == pytest.approx(46.77, abs=0.01)
@@ -150,3 +150,28 @@ def test_bad_manifest_is_one_error_line(tmp_path):
     assert result.stderr.strip().startswith("Error: ") and "'task' is required" in result.stderr
     result = CliRunner().invoke(main, ["bench", "homl", "--benchmarks", str(tmp_path / "none")])
     assert result.exit_code == 2 and "Benchmark folder not found" in result.stderr
+
+
+def test_quick_m3_scores_auto_beside_statistical_models_on_the_competition_windows(tmp_path):
+    from tsforecast.commands.competition import QUICK_SERIES, m3_panel, scores
+
+    args = ["bench", "m3", "--quick", "--benchmarks", str(BENCH), "--results", str(tmp_path)]
+    args += ["--runs", str(tmp_path / "runs"), "--only", "other"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "m3.json").read_text())["records"]["other"]
+    assert record["series"] == QUICK_SERIES and record["points"] == QUICK_SERIES * 8
+    rows = record["rows"]
+    assert set(rows) == {"auto", "naive", "AutoETS", "AutoTheta", "AutoARIMA", "AutoETS+AutoTheta"}
+    # the forecast predict makes from each history is the run's own test forecast
+    assert rows["auto"]["smape"] == pytest.approx(rows["auto"]["run_test_smape"], rel=1e-5)
+    # init drafted the competition's split: the last 8 points of each series are the test
+    assert record["config"]["data"]["split"]["test"] == 8
+    panel = m3_panel("other", QUICK_SERIES)
+    assert len(panel.frame) - len(panel.history) == QUICK_SERIES * 8
+    markdown = (tmp_path / "RESULTS.md").read_text()
+    assert "| N-BEATS-I+G (published) | 4.24 | 12.37 |  |" in markdown
+    # sMAPE as the competition computes it, MASE over each series' own scale
+    actual, forecast = pd.DataFrame([[100.0, 100.0]]).to_numpy(), pd.DataFrame([[50.0, 150.0]])
+    got = scores(actual, forecast.to_numpy(), scale=pd.Series([25.0]).to_numpy())
+    assert got["smape"] == pytest.approx(100 * (50 / 150 + 50 / 250)) and got["mase"] == 2.0

@@ -128,7 +128,8 @@ def test_round_trip_init_train_predict_export_load(workdir: Path):
 
     monthly_frame().to_csv("air.csv", index=False)
     assert invoke("init", "air.csv", "-o", "air.yaml").exit_code == 0
-    overrides = ["--set", "model.budget_seconds=1", "--set", "training.epochs=1"]
+    overrides = ["--set", "model.preset=fast", "--set", "model.statistical=false"]
+    overrides += ["--set", "training.epochs=1"]
     trained = invoke("train", "air.yaml", "-q", *overrides)
     run = run_dir_of(trained)
     predicted = invoke("predict", run, "--output", "forecast.csv")

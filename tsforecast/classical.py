@@ -94,9 +94,7 @@ class ClassicalBaseline:
 
 
 def _where(prepared: PreparedData, series: int, target: int) -> str:
-    table = prepared.table
-    column = f"column '{table.columns[target]}'"
-    return f"{column} of series '{table.ids[series]}'" if table.ids is not None else column
+    return column_of(prepared.table, series, target)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -107,3 +105,47 @@ def _first_line(exc: BaseException) -> str:
 def classical_baselines(names: tuple[str, ...], season: int) -> dict[str, ClassicalBaseline]:
     """The baselines of ``evaluation.baselines``, by name."""
     return {name: ClassicalBaseline(name, season) for name in names}
+
+
+def forecasts_after(
+    name: str, season: int, table: Any, owners: np.ndarray, ends: np.ndarray, horizon: int
+) -> np.ndarray:
+    """``(len(ends), horizon, n_targets)`` forecasts in original units, each of the
+    ``horizon`` rows after row ``ends[k]`` of its series, by a model fitted on that series'
+    rows before ``ends[k]`` (the whole history, at the end of a series).
+
+    Args:
+        name: ``ets``, ``theta`` or ``arima``.
+        season: The season length in steps.
+        table: The series (a ``SeriesTable``).
+        owners: The series of each forecast.
+        ends: Absolute rows, one per forecast: its series' history ends before it.
+        horizon: Steps forecast.
+
+    Raises:
+        DataError: when a model cannot be fitted or forecasts NaN.
+    """
+    out = np.empty((len(ends), horizon, table.n_targets))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k, (series, end) in enumerate(zip(owners, ends, strict=True)):
+            lo = int(table.offsets[series])
+            for j in range(table.n_targets):
+                history = table.values[lo : int(end), j]
+                try:
+                    model = _model(name, season, len(history))
+                    out[k, :, j] = model.forecast(y=history, h=horizon)["mean"]
+                except Exception as exc:  # statsforecast raises many kinds
+                    where = column_of(table, int(series), j)
+                    raise DataError(
+                        f"The {name} model cannot be fitted to {where}: {_first_line(exc)}"
+                    ) from None
+    if not np.isfinite(out).all():
+        raise DataError(f"The {name} model forecasts NaN or infinite values for this input.")
+    return out
+
+
+def column_of(table: Any, series: int, target: int) -> str:
+    """Which target of which series, in words."""
+    column = f"column '{table.columns[target]}'"
+    return f"{column} of series '{table.ids[series]}'" if table.ids is not None else column

@@ -240,7 +240,7 @@ def predict(
 
 
 @main.command()
-@click.argument("suite", type=click.Choice(["homl", "ett", "classical", "all"]))
+@click.argument("suite", type=click.Choice(["homl", "ett", "classical", "m3", "all"]))
 @click.option("--quick", is_flag=True, help="Few epochs, one horizon, few series: a smoke test.")
 @click.option("--only", metavar="DATASET/TASK", help="Run one row (or DATASET's rows) only.")
 @folder_option("--benchmarks", "bench_dir", "benchmarks", "The suite manifests and configs.")
@@ -248,7 +248,11 @@ def predict(
 @folder_option("--runs", "runs_dir", "runs/bench", "Parent of the benchmark run directories.")
 @reports_errors
 def bench(suite: str, quick: bool, only: str | None, **folders: str) -> None:
-    """Re-run benchmark tables (SUITE: homl, ett, classical or all) and write RESULTS.md."""
+    """Re-run benchmark tables (SUITE: homl, ett, classical, m3 or all) and write RESULTS.md.
+
+    `m3` is the M3 competition (3,003 series; `--only yearly|quarterly|monthly|other`),
+    `auto` beside statsforecast's models and the published table; `all` leaves it out.
+    """
     quiet_engine()
     from tsforecast.commands.bench import SUITES
     from tsforecast.commands.bench import bench as run_bench
@@ -256,6 +260,22 @@ def bench(suite: str, quick: bool, only: str | None, **folders: str) -> None:
 
     bench_dir = folders["bench_dir"]
     results_dir = folders["results_dir"] or ("runs/bench-quick" if quick else bench_dir)
+    if suite == "m3":
+        from tsforecast.commands.bench import render
+        from tsforecast.commands.competition import bench_m3
+        from tsforecast.reports import m3_lines
+
+        stored = bench_m3(
+            Path(results_dir),
+            Path(folders["runs_dir"]).resolve() / "m3",
+            only=only,
+            quick=quick,
+            progress=lambda message: click.echo(message, err=True),
+        )
+        click.echo("\n".join(m3_lines(stored)))
+        written = render(Path(bench_dir), Path(results_dir))
+        click.echo(f"Wrote {written} and {Path(results_dir) / 'm3.json'}")
+        return
     records = run_bench(
         list(SUITES) if suite == "all" else [suite],
         Path(bench_dir),

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tsforecast import classical
 from tsforecast.config import Config
 from tsforecast.data import windows
 from tsforecast.data.future import future_covariates, with_future
@@ -52,6 +53,10 @@ class Predictor:
 
     @classmethod
     def of_run(cls, run: LoadedRun) -> Predictor:
+        record = run.metrics.get("auto", {}).get("blend")
+        if record and record.get("statistical"):
+            window, params = run.config.window, run.config.model.params
+            return BlendedPredictor(run.model, run.scaler, window, params, record)
         return cls(run.model, run.scaler, run.config.window, run.config.model.params)
 
     def source(self, table: SeriesTable, scaled: np.ndarray | None = None) -> WindowSource:
@@ -116,6 +121,52 @@ class Predictor:
         source_table, starts, times = last_windows(config, table, future_path)
         scaled = self.scaled(self.source(source_table), starts, " for this input")
         return self.inverse(scaled, self.scaler.series_index(table.ids)), times
+
+
+def blend(
+    networks: np.ndarray, statistical: dict[str, np.ndarray], record: dict[str, Any]
+) -> np.ndarray:
+    """An ``auto`` ensemble's point forecasts in original units: the networks' weighted mean
+    times their share, plus each statistical member's forecast times its weight (``record``
+    as metrics.json's ``auto.blend`` holds it)."""
+    out = record["network_weight"] * np.asarray(networks, dtype="float64")
+    for member in record["statistical"]:
+        out = out + member["weight"] * statistical[member["name"]]
+    return out
+
+
+class BlendedPredictor(Predictor):
+    """The predictor of an ``auto`` run that kept statistical members: the networks'
+    forecasts blended with ETS, Theta or ARIMA fitted on each series' history before
+    every forecast (the whole history, for the future)."""
+
+    def __init__(
+        self, model: Any, scaler: Scaler, window: Any, params: Any, record: dict[str, Any]
+    ) -> None:
+        super().__init__(model, scaler, window, params)
+        self.record = record
+
+    def _statistical(self, table: SeriesTable, owners: np.ndarray, ends: np.ndarray) -> dict:
+        season = int(self.record["season_length"])
+        return {
+            m["name"]: classical.forecasts_after(
+                m["name"], season, table, owners, ends, self.horizon
+            )
+            for m in self.record["statistical"]
+        }
+
+    def forecast(self, table: SeriesTable, starts: np.ndarray, where: str = "") -> Forecast:
+        starts = np.asarray(starts, dtype=np.int64)
+        networks = super().forecast(table, starts, where).point
+        owners = windows.series_of(table.offsets, starts, self.width)
+        statistical = self._statistical(table, owners, windows.origins(starts, self.width))
+        return Forecast(blend(networks, statistical, self.record))
+
+    def future(self, config: Any, table: SeriesTable, future_path: str | None = None) -> Any:
+        networks, times = super().future(config, table, future_path)
+        owners = np.arange(table.n_series)
+        statistical = self._statistical(table, owners, table.offsets[1:])
+        return Forecast(blend(networks.point, statistical, self.record)), times
 
 
 def last_windows(

@@ -58,14 +58,12 @@ def run_report(
     from html import escape
 
     model = str(metrics["model"])
-    chosen = (metrics.get("auto") or {}).get("chosen")
-    if chosen:  # model.type auto: what it kept
-        model += (" chose " if len(chosen) == 1 else " chose the median of ") + ", ".join(chosen)
+    members = (metrics.get("auto") or {}).get("members")
+    if members:  # model.type auto: what it kept
+        model += " kept " + ", ".join(f"{m['candidate']} ({m['weight']:.2f})" for m in members)
     parts = [f'<p class="muted">Model {escape(model)}</p>']
     summary = summary_table(metrics).splitlines()
-    verdicts = [
-        line for line in summary if line.startswith(("On ", "This run", "The ", "model.type"))
-    ]
+    verdicts = [line for line in summary if line.startswith(("On ", "This run", "The ", "model."))]
     parts += [f'<p class="verdict">{escape(line)}</p>' for line in verdicts]
     for part in ("test", "val"):
         section = metrics[part]

@@ -52,6 +52,24 @@ def _listed(names: list[str]) -> str:
     return text + (" baselines" if len(words) > 1 else " baseline")
 
 
+def _auto_lines(auto: dict[str, Any]) -> list[str]:
+    """What ``model.type auto`` kept, how it refit it, and whether its budget was spent."""
+    members = auto.get("members")
+    if not members:
+        return []
+    kept = ", ".join(f"{m['candidate']} {m['weight']:.2f}" for m in members)
+    lines = [
+        f"model.type auto kept {kept}, chosen by {str(auto['metric']).upper()} on "
+        f"{auto['val_origins']} validation windows; refit on the {auto['refit']['rows']} rows."
+    ]
+    if auto.get("capped"):
+        lines.append(
+            f"model.budget_seconds ({auto['budget_seconds']:g}) was spent: "
+            f"{auto['skipped_by_budget']} candidates were not fitted."
+        )
+    return lines
+
+
 def summary_table(metrics: dict[str, Any]) -> str:
     """Test metrics of the model beside its baselines', the verdict, and the periods."""
     test = metrics["test"]
@@ -67,6 +85,7 @@ def summary_table(metrics: dict[str, Any]) -> str:
     if model == "auto" and len(chosen) == 1 and chosen[0] in ("naive", "seasonal_naive"):
         model = chosen[0]  # auto kept a baseline: the run is that baseline
         lines.append(f"model.type auto chose the {_baseline(model)} baseline.")
+    lines += _auto_lines(metrics.get("auto") or {})
     is_baseline = model in ("naive", "seasonal_naive")
     if model == "naive":
         lines.append(f"This run is the naive baseline, scored on {test['n_windows']} test windows.")
@@ -367,4 +386,61 @@ def _classical_table(rows: list[dict[str, Any]]) -> list[str]:
             + f" | {ratio} |"
         )
     lines += ["", f"{models[0]} at or below the best classical model on {wins} of {total}."]
+    return lines
+
+
+#: The M3 rows, in the order the table shows them.
+_M3_ROWS = ("auto", "AutoETS", "AutoTheta", "AutoARIMA", "AutoETS+AutoTheta", "naive")
+_M3_FREQUENCIES = ("yearly", "quarterly", "monthly", "other")
+
+
+def m3_lines(stored: dict[str, Any]) -> list[str]:
+    """The M3 section of RESULTS.md: sMAPE and MASE per frequency and overall, with seconds,
+    beside the published table (``bench m3``'s ``m3.json``)."""
+    records = stored["records"]
+    ran = [f for f in _M3_FREQUENCIES if f in records]
+    quick = any(r.get("quick") for r in records.values())
+    info = stored.get("machine", {})
+    lines = [
+        "## The M3 competition (sMAPE; MASE below)" + (" (quick mode)" if quick else ""),
+        "",
+        "Written by `tsforecast bench m3`: every series of each frequency as one panel, "
+        "the config drafted by `tsforecast init` at the competition's horizon and trained "
+        "by `tsforecast train` (`model.type: auto`); its test split is the last horizon of "
+        "each series, forecast from the history before it, where every statistical model "
+        "is fitted too. sMAPE = mean over every forecast point of 200·|y−f|/(y+f); MASE: "
+        "each series' MAE over its in-sample seasonal naive error, mean over series. "
+        "Average: over every point of the four frequencies (the published convention). "
+        "Seconds: wall time of the row, all series of the frequency.",
+        "",
+    ]
+    if info:
+        lines += [
+            f"Ran on {info['cpu']} ({info['cores']} cores, {info['gpus']} GPUs), "
+            f"Keras {info['keras']} on {info['backend']}.",
+            "",
+        ]
+    header = ["method", *(f"{f} ({records[f]['series']})" for f in ran), "average", "seconds"]
+    for metric in ("smape", "mase"):
+        rows = [header, ["---"] * len(header)]
+        for name in _M3_ROWS:
+            if not all(name in records[f]["rows"] for f in ran):
+                continue
+            cells = [records[f]["rows"][name][metric] for f in ran]
+            overall = (stored.get("average") or {}).get(name, {}).get(metric)
+            seconds = sum(records[f]["rows"][name]["seconds"] for f in ran)
+            label = "tsforecast auto" if name == "auto" else name
+            shown = "" if overall is None else f"{overall:.2f}"
+            rows.append([label, *(f"{c:.2f}" for c in cells), shown, f"{seconds:.0f}"])
+        if metric == "smape":
+            order = dict(zip(_M3_FREQUENCIES, range(4), strict=True))
+            for name, published in stored.get("published", {}).items():
+                cells = [f"{published[order[f]]:.2f}" for f in ran]
+                rows.append([f"{name} (published)", *cells, f"{published[4]:.2f}", ""])
+        lines += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+    for f in ran:
+        members = ", ".join(
+            f"{m['candidate']} {m['weight']:.2f}" for m in records[f].get("members", [])
+        )
+        lines.append(f"- {f}: auto kept {members}.")
     return lines

@@ -29,8 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsforecast import plots
-from tsforecast.commands import auto
+from tsforecast import plots, selection
 from tsforecast.commands.train import evaluate, versions
 from tsforecast.config import Config
 from tsforecast.data import windows
@@ -42,7 +41,7 @@ from tsforecast.evaluation import POINT_METRICS, aggregate_folds
 from tsforecast.models import registry
 from tsforecast.runs import BACKTEST, FOLDS_CSV, PLOTS, TENSORBOARD, RunDir
 from tsforecast.training.distribution import Distribution, make_distribution
-from tsforecast.training.fit import Progress, build_and_fit
+from tsforecast.training.fit import FitResult, Progress, Trained, build_and_fit
 
 #: ``progress(fold, folds)``: how the fit of each fold reports (see training.fit.Progress).
 FoldProgress = Callable[[int, int], Progress]
@@ -217,12 +216,12 @@ def _run_folds(
     """Fit where needed and evaluate every fold; yields each fold's record."""
     model: Any = None
     first: PreparedData | None = None
-    fitted_config = config  # with auto, the config of the candidate kept
+    choice = None  # with auto, the ensemble kept
     for plan in plans:
         fold_started = time.perf_counter()
         cut, bounds = truncated(table, plan.end, plan.train_end, plan.origin)
         scaler = None if (refit or first is None) else first.scaler
-        prepared = prepare_split(fitted_config, cut, bounds, scaler)
+        prepared = prepare_split(config, cut, bounds, scaler)
         training = None
         if model is None or refit:
             folder = out.file(f"fold-{plan.index}")
@@ -232,8 +231,9 @@ def _run_folds(
                 report = progress(plan.index, len(plans))
             tensorboard = folder / TENSORBOARD if config.training.tensorboard else None
             if registry.get(config.model.type).selector:
-                choice = auto.select(config, cut, report, bounds)
-                trained, prepared, fitted_config = choice.trained, choice.prepared, choice.config
+                choice = selection.select(config, cut, report, bounds)
+                prepared = choice.prepared
+                trained = Trained(choice.model, FitResult(choice.history, None), "float32")
             else:
                 trained = build_and_fit(
                     config,
@@ -262,7 +262,7 @@ def _run_folds(
             "train_rows": int(np.sum(bounds.train_end - cut.offsets[:-1])),
             "fitted": training is not None,
             "training": training,
-            **evaluate(model, prepared, config, ("test",)),
+            **evaluate(model, prepared, config, ("test",), choice),
             "seconds": round(time.perf_counter() - fold_started, 3),
         }
 

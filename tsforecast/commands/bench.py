@@ -23,12 +23,14 @@ from typing import Any
 from tsforecast.config import Config, load_config, read_yaml
 from tsforecast.errors import ConfigError
 from tsforecast.models import registry
-from tsforecast.reports import results_markdown
+from tsforecast.reports import m3_lines, results_markdown
 from tsforecast.schema import check_keys
 
 SUITES = ("homl", "ett", "classical")
 RESULTS_JSON = "results.json"
 RESULTS_MD = "RESULTS.md"
+#: What ``bench m3`` writes (:mod:`tsforecast.commands.competition`).
+M3_JSON = "m3.json"
 #: The test batch size whose ``drop_last=True`` convention several published tables used.
 DROP_LAST_BATCH = 32
 
@@ -221,9 +223,11 @@ def _drop_last_metric(result: Any, config: Config, split: str) -> float | None:
     starts = prepared.starts[split][:keep]
     width, horizon = config.window.input_width, config.window.horizon
     n_targets = prepared.table.n_targets
-    forecast = Predictor.of_run(run).scaled(prepared.source(), starts)
+    # in original units and scaled back, so that an auto run's statistical members count
+    point = Predictor.of_run(run).forecast(prepared.table, starts).point
+    forecast = prepared.scale_targets(np.asarray(point, dtype="float64"), starts)
     actual = windows.targets(prepared.scaled, starts, width, horizon, n_targets)
-    return float(np.mean(np.square(forecast.point.astype("float64") - actual)))
+    return float(np.mean(np.square(forecast - actual)))
 
 
 def run_one(
@@ -417,10 +421,14 @@ def bench(
 
 
 def render(bench_dir: Path, results_dir: Path) -> Path:
-    """Rewrite ``RESULTS.md`` from ``results.json`` (no training)."""
-    stored = json.loads((results_dir / RESULTS_JSON).read_text(encoding="utf-8"))
+    """Rewrite ``RESULTS.md`` from ``results.json`` and ``m3.json`` (no training)."""
+    found = results_dir / RESULTS_JSON
+    stored = json.loads(found.read_text(encoding="utf-8")) if found.is_file() else {}
     every = [load_suite(bench_dir, s) for s in SUITES if (bench_dir / f"{s}.yaml").is_file()]
     path = results_dir / RESULTS_MD
-    text = results_markdown(stored["records"], every, stored.get("machines", {}))
+    text = results_markdown(stored.get("records", []), every, stored.get("machines", {}))
+    m3 = results_dir / M3_JSON
+    if m3.is_file():
+        text = text.rstrip("\n") + "\n\n" + "\n".join(m3_lines(json.loads(m3.read_text()))) + "\n"
     path.write_text(text, encoding="utf-8")
     return path

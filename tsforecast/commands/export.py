@@ -295,6 +295,14 @@ def _export_in_child(run_dir: str | Path, fmt: str, output: Path) -> dict[str, A
 
 def _export(run_dir: str | Path, fmt: str, output: Path) -> dict[str, Any]:
     run = load_run(run_dir)
+    statistical = run.metrics.get("auto", {}).get("blend", {}).get("statistical")
+    if statistical:
+        names = ", ".join(m["name"] for m in statistical)
+        raise RunError(
+            f"Run {run.path} blends statistical models ({names}) into its forecasts, which "
+            "an exported model cannot carry; forecast it with tsforecast predict, or retrain "
+            "with model.statistical: false to export."
+        )
     shape = layout(run)
     if fmt == "tflite" and (shape.categories or shape.embeds_id):
         what = "categorical static columns" if shape.categories else "series id embedding"

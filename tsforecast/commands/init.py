@@ -281,7 +281,7 @@ def draft_config(
             **({"static_columns": list(columns.static)} if columns.static else {}),
         },
         "window": {"input_width": 1, "horizon": 1},
-        "model": {"type": "auto", "budget_seconds": 300},
+        "model": {"type": "auto"},
     }
     config = config_from_dict(raw, Path(config_dir))
     table, gap = _check_loads(frame, config)
@@ -396,10 +396,11 @@ def _render(raw: dict[str, Any], reasons: dict[str, list[str]], data: Path) -> s
     out += [f"  {key}: {_flow(value)}" for key, value in raw["window"].items()]
     out += [
         "model:",
-        "  # auto fits naive, seasonal naive, linear models, an MLP, N-HiTS and a GRU within",
-        "  # the budget and keeps the best on validation; candidates.csv lists them all.",
+        "  # auto fits baselines, linear models, MLPs, N-HiTS (TiDE with covariates) and",
+        "  # statistical models, combines the best on validation windows and refits them on",
+        "  # the training and validation rows; candidates.csv lists them all.",
         "  type: auto",
-        "  budget_seconds: 300",
+        "  preset: medium  # fast | medium | best",
         "training:",
         "  epochs: 30",
         "  early_stopping: {patience: 5}",

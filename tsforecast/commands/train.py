@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsforecast import __version__, engine, evaluation, html_pages, plots
-from tsforecast.commands import auto
+from tsforecast import __version__, engine, evaluation, html_pages, plots, selection
 from tsforecast.config import Config, load_config
 from tsforecast.data import windows
 from tsforecast.data.prepared import PreparedData, prepare_data
@@ -43,7 +42,13 @@ from tsforecast.runs import (
     fingerprints,
 )
 from tsforecast.training.distribution import Distribution, make_distribution
-from tsforecast.training.fit import Progress, build_and_fit
+from tsforecast.training.fit import (
+    FitResult,
+    Progress,
+    Trained,
+    build_and_fit,
+    precision_policy,
+)
 
 OUT_OF_MEMORY = (
     "Out of memory building or training the model; make the model smaller or lower "
@@ -77,21 +82,39 @@ def season_of(config: Config, prepared: PreparedData) -> int:
 
 
 def evaluate(
-    model: Any, prepared: PreparedData, config: Config, parts: tuple[str, ...] = ("val", "test")
+    model: Any,
+    prepared: PreparedData,
+    config: Config,
+    parts: tuple[str, ...] = ("val", "test"),
+    choice: selection.Selection | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The model's metrics on each of ``parts`` beside the baselines'."""
+    """The model's metrics on each of ``parts`` beside the baselines' (``auto``'s
+    ensemble's, with ``choice``)."""
     window, baselines = config.window, baselines_of(config, prepared)
     return {
         part: evaluation.compare_with_baselines(
             prepared,
             part,
-            checked_forecasts(model, prepared, config, part),
+            forecasts_of(model, prepared, config, part, choice),
             window.input_width,
             window.horizon,
             baselines,
         )
         for part in parts
     }
+
+
+def forecasts_of(
+    model: Any,
+    prepared: PreparedData,
+    config: Config,
+    part: str,
+    choice: selection.Selection | None = None,
+) -> Callable:
+    """Window starts -> scaled forecasts of ``part``: the model's, or ``auto``'s ensemble's."""
+    if choice is not None:
+        return choice.forecaster(prepared, config, part)
+    return checked_forecasts(model, prepared, config, part)
 
 
 def baselines_of(config: Config, prepared: PreparedData) -> dict[str, Any]:
@@ -255,8 +278,11 @@ def _train_into(
     table, params = prepared.table, config.model.params
     choice = None
     if registry.get(config.model.type).selector:
-        choice = auto.select(config, table, progress)
-        trained, prepared = choice.trained, choice.prepared
+        choice = selection.select(config, table, progress)
+        prepared = choice.prepared
+        trained = Trained(
+            choice.model, FitResult(choice.history, None), precision_policy(config.training)
+        )
         records = [{**r, "settings": json.dumps(r["settings"])} for r in choice.records]
         run.write_text(CANDIDATES, pd.DataFrame(records).to_csv(index=False))
     else:
@@ -281,12 +307,12 @@ def _train_into(
     if config.output.plots:
         curve = pd.read_csv(run.file(HISTORY))
         plots.learning_curve(curve, run.file(PLOTS) / "learning_curve.png")
-        forecast = checked_forecasts(model, prepared, config, "test")
+        forecast = forecasts_of(model, prepared, config, "test", choice)
         draw_forecasts(prepared, config, forecast, run.file(PLOTS) / "forecast.png")
     best_epoch = None if fitted is None or fitted.best_epoch is None else fitted.best_epoch + 1
     metrics = {
         "model": config.model.type,
-        **evaluate(model, prepared, config),
+        **evaluate(model, prepared, config, choice=choice),
         "periods": prepared.periods(),
         "baselines": {"season_length": season_of(config, prepared)},
         "architecture": {
@@ -308,7 +334,7 @@ def _train_into(
             "jit_compile": bool(heads.trained_part(model, params).jit_compile),
             "backend": engine.versions()["backend"],
         },
-        **({"auto": _auto_summary(config, choice)} if choice is not None else {}),
+        **({"auto": choice.summary} if choice is not None else {}),
         "run": {
             "format": RUN_FORMAT,
             "columns": list(table.columns),
@@ -332,16 +358,6 @@ def _train_into(
     run.write_json(METRICS, metrics)
     run.remove_backup()
     return TrainResult(run.path, metrics, time.perf_counter() - started)
-
-
-def _auto_summary(config: Config, choice: auto.Choice) -> dict[str, Any]:
-    """What metrics.json says of an ``auto`` run: every candidate and the choice."""
-    return {
-        "budget_seconds": config.model.params.budget_seconds,
-        "seconds": round(sum(r.get("seconds", 0.0) for r in choice.records), 3),
-        "chosen": choice.chosen,
-        "candidates": choice.records,
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,6 +388,9 @@ def train_config(
             if key in result.metrics
         },
     }
+    if "auto" in result.metrics:  # what auto kept, without every candidate's record
+        auto = result.metrics["auto"]
+        record["metrics"]["auto"] = {k: v for k, v in auto.items() if k != "candidates"}
     if result.run_dir is None:
         record["status"] = "worker"
     else:

@@ -128,8 +128,10 @@ _SPECS = (
         "auto",
         auto.AutoParams,
         "",
-        summary="Fits candidates across families, transforms and normalisation within a "
-        "time budget and keeps the best on the validation split (or the median of the best).",
+        summary="Fits candidates across families, lookbacks, losses and statistical models, "
+        "combines the best by greedy ensemble selection on validation windows and refits "
+        "them on the training and validation rows.",
+        heads=("vector", "quantile"),
         selector=True,
     ),
     ModelSpec(
