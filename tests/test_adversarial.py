@@ -399,3 +399,82 @@ def test_forecasts_start_after_the_last_input_row(context):
     result = invoke("predict", context.finished, "--input", context.folder / "short.csv")
     assert result.exit_code == 0, result.output  # not refused for having fewer than 200 rows
     assert np.isfinite(pd.read_csv(pd.io.common.StringIO(result.stdout))["y"]).all()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _backtest_dir(ctx: Context) -> Path:
+    result = invoke("backtest", ctx.config, "--folds", "1", "-q", "--set", "training.epochs=1")
+    return run_dir_of(result)
+
+
+WRITES_INTO_OTHERS = [
+    ("predict over a model", lambda c, o: ["predict", c.finished, "--output", o / "model.keras"]),
+    ("compare html", lambda c, o: ["compare", c.finished, "--html", o / "report.html"]),
+    ("compare plot", lambda c, o: ["compare", c.finished, "--plot", o / "plots" / "x.png"]),
+    ("tflite sidecar", lambda c, o: ["export", c.finished, "--format", "tflite", "--output",
+                                     o / "metrics"]),
+    ("export inside", lambda c, o: ["export", c.finished, "--output", o / "x"]),
+    ("init inside", lambda c, o: ["init", c.folder / "series.csv", "-o", o / "x.yaml"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", WRITES_INTO_OTHERS, ids=[c[0] for c in WRITES_INTO_OTHERS])
+def test_no_command_writes_into_another_finished_run(context, case):
+    other = context.folder / "other"
+    shutil.copytree(context.finished, other)
+    sine_frame(240).to_csv(context.folder / "series.csv", index=False)
+    before = _files(other)
+    result = invoke(*case[1](context, other))
+    assert result.exit_code == 2, result.output
+    assert "a directory tsforecast wrote, whose files must not be overwritten" in result.stderr
+    assert "Traceback" not in result.output
+    assert _files(other) == before
+
+
+def test_backtest_directories_are_neither_written_into_nor_resumed_as_runs(context):
+    backtest = _backtest_dir(context)
+    before = _files(backtest)
+    result = invoke("predict", context.finished, "--output", backtest / "backtest.json")
+    assert result.exit_code == 2 and "a directory tsforecast wrote" in result.stderr
+    result = invoke("train", context.config, "--resume", backtest)
+    assert result.exit_code == 1, result.output
+    assert "is a backtest directory, not a training run" in result.stderr
+    assert _files(backtest) == before
+
+
+def test_names_holding_dollar_signs_are_plotted_as_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    name = "cost $\\frac{a}{b$"
+    frame = sine_frame(120).rename(columns={"y": name})
+    frame.to_csv("series.csv", index=False)
+    config = base_config("series.csv", output={"dir": "runs"})
+    config["data"]["target_columns"] = [name]
+    config["training"]["epochs"] = 1
+    run = run_dir_of(invoke("train", write_config(tmp_path, config), "-q"))
+    assert sorted(p.name for p in (run / "plots").iterdir())
+
+
+def test_forecasts_of_tiny_values_keep_their_digits():
+    from tsforecast.forecasting import decimals, written
+
+    assert decimals(np.array([2.9, 3.15])) == 2
+    tiny = np.array([1.2e-7, 3.4e-7, 5.6e-8])
+    digits = decimals(tiny)
+    assert digits is None
+    assert written(np.array([2.3456789e-7]), digits)[0] == pytest.approx(2.345679e-7)
+
+
+def test_init_writes_any_file_name_into_the_draft_as_data(tmp_path, monkeypatch):
+    from tsforecast.config import load_config
+
+    monkeypatch.chdir(tmp_path)
+    name = "a\nevaluation:\n  baselines: [arima]\n#.csv"
+    sine_frame(240).to_csv(name, index=False)
+    result = invoke("init", name, "-o", "draft.yaml")
+    assert result.exit_code == 0, result.output
+    config = load_config(tmp_path / "draft.yaml")
+    assert Path(config.data.path).name == name
+    assert "arima" not in config.evaluation.baselines

@@ -5,6 +5,8 @@ through the ordinary commands."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,8 +78,14 @@ def test_distribution_head_trains_scores_intervals_predicts_and_exports(workdir:
     interval = metrics["test"]["model"]["interval"]
     assert interval["nominal_coverage"] == pytest.approx(0.8)
     assert 0.0 <= interval["coverage"] <= 1.0 and interval["crossing"] == 0.0
-    predicted = invoke("predict", run, "--output", "forecast.csv")
-    assert predicted.exit_code == 0, predicted.output
+    # predicted in a new process, where no distribution layer was registered by training
+    predicted = subprocess.run(
+        [sys.executable, "-m", "tsforecast", "predict", str(run), "--output", "forecast.csv"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert predicted.returncode == 0, predicted.stderr
     forecast = pd.read_csv("forecast.csv")
     assert list(forecast.columns) == ["id", "time", "y_lower", "y_median", "y_upper"]
     assert (forecast["y_lower"] <= forecast["y_median"]).all()

@@ -3,6 +3,7 @@ nothing after the input window reaches a forecast; convolutions are causal and t
 fields are what the registry says."""
 
 import dataclasses
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -317,3 +318,27 @@ def test_ordered_quantiles_keep_the_median_and_never_cross():
     assert (np.diff(out, axis=-1) >= 0).all()
     small = np.asarray(OrderedQuantiles(median_index=1)(np.zeros((1, 3), "float32")))
     np.testing.assert_allclose(small[0], [-np.log(2), 0.0, np.log(2)], rtol=1e-6)
+
+
+def test_a_fresh_process_registers_every_custom_class_the_models_declare():
+    import re
+    import subprocess
+    import sys
+
+    folder = Path(__file__).resolve().parents[1] / "tsforecast" / "models"
+    pattern = re.compile(
+        r"@keras\.saving\.register_keras_serializable\([^)]*\)\s*(?:class|def) (\w+)"
+    )
+    declared = {
+        f"tsforecast>{name}"
+        for path in folder.glob("*.py")
+        for name in pattern.findall(path.read_text())
+    }
+    assert len(declared) >= 20
+    code = (
+        "import keras; from tsforecast.runs import register_layers; register_layers(); "
+        "print('\\n'.join(keras.saving.get_custom_objects()))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    registered = set(done.stdout.split())
+    assert declared <= registered, declared - registered

@@ -89,11 +89,36 @@ def _flock_holder(path: Path) -> int | None:
     return None
 
 
+#: What marks a directory tsforecast wrote (the names of :mod:`tsforecast.runs`): a run
+#: (its metrics or model beside its config, or a FAILED marker), a backtest or a tune.
+_OWNED_ALONE = ("backtest.json", "search.yaml", "tune.json", "trials.csv")
+_OWNED_WITH_CONFIG = ("metrics.json", "model.keras", "FAILED", ".backup", "scaler.json")
+
+
+def owning_directory(path: str | Path) -> Path | None:
+    """The run, backtest or tune directory ``path`` is (or lies inside), or None."""
+    target = Path(path).resolve()
+    for folder in (target, *target.parents):
+        try:
+            if not folder.is_dir():
+                continue
+            if any((folder / name).exists() for name in _OWNED_ALONE):
+                return folder
+            if (folder / "config.yaml").is_file() and any(
+                (folder / name).exists() for name in _OWNED_WITH_CONFIG
+            ):
+                return folder
+        except OSError:
+            continue
+    return None
+
+
 def check_outside(path: str | Path, runs: list[Path], option: str) -> None:
-    """Refuse to write ``path`` inside a run directory: every file there is the run's.
+    """Refuse to write ``path`` inside a run directory, the one being read (``runs``) or
+    any other run, backtest or tune directory: every file there is that directory's.
 
     Raises:
-        ConfigError: naming the option and the run.
+        ConfigError: naming the option and the directory.
     """
     target = Path(path).resolve()
     for run in runs:
@@ -103,6 +128,12 @@ def check_outside(path: str | Path, runs: list[Path], option: str) -> None:
                 f"{option} {path} is inside the run directory {folder}, whose files must not "
                 "be overwritten; write it elsewhere."
             )
+    owner = owning_directory(target)
+    if owner is not None:
+        raise ConfigError(
+            f"{option} {path} is inside {owner}, a directory tsforecast wrote, whose files "
+            "must not be overwritten; write it elsewhere."
+        )
 
 
 def write_output(path: str | Path, content: str | bytes, runs: list[Path], option: str) -> None:

@@ -272,17 +272,25 @@ def decimals(values: np.ndarray) -> int | None:
     values = values[np.isfinite(values)]
     for digits in range(7):
         shifted = values * 10.0**digits
-        if np.all(np.abs(shifted - np.round(shifted)) <= 1e-6 * np.maximum(1.0, np.abs(shifted))):
+        # float error only: a tolerance in absolute terms would read 1e-7 as 0 decimals
+        if np.all(np.abs(shifted - np.round(shifted)) <= 1e-9 * np.maximum(1.0, np.abs(shifted))):
             return digits
     return None
 
 
 def written(forecast: np.ndarray, digits: int | None) -> np.ndarray:
-    """Forecasts at the precision of the data: its decimals, or 7 significant digits (what
-    float32, which the models compute in, holds)."""
+    """Forecasts at the precision of the data: its decimals, or else 6 decimals and at
+    least 7 significant digits (what float32, which the models compute in, holds), so that
+    values of any magnitude keep their digits."""
     if digits is not None:
         return np.round(forecast, digits)
-    return np.asarray([float(f"{v:.7g}") for v in np.ravel(forecast)]).reshape(np.shape(forecast))
+    values = np.ravel(np.asarray(forecast, dtype="float64"))
+    magnitude = np.floor(np.log10(np.maximum(np.abs(values), 1e-300)))
+    places = np.maximum(6, 6 - magnitude).astype(int)
+    rounded = [
+        round(v, int(p)) if np.isfinite(v) else v for v, p in zip(values, places, strict=True)
+    ]
+    return np.asarray(rounded).reshape(np.shape(forecast))
 
 
 def forecast_table(

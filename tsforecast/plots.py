@@ -27,9 +27,12 @@ def shown_series(scores: np.ndarray) -> list[tuple[int, str]]:
 
 
 def _figure(**kwargs):
-    """A figure rendered by Agg; no pyplot, so no global figure state and no display."""
+    """A figure rendered by Agg; no pyplot, so no global figure state and no display.
+    Text is drawn as written: a ``$`` in a column or series name is not math."""
+    import matplotlib
     from matplotlib.figure import Figure
 
+    matplotlib.rcParams["text.parse_math"] = False
     return Figure(**kwargs)
 
 

@@ -189,6 +189,12 @@ class RunDir:
         path = self.path
         if (path / METRICS).is_file():
             raise RunError(f"Run {path} is complete; there is nothing to resume.")
+        for name, kind in ((BACKTEST, "backtest"), (FOLDS_CSV, "backtest"), (SEARCH, "tune")):
+            if (path / name).exists():
+                raise RunError(
+                    f"{path} is a {kind} directory, not a training run; train --resume "
+                    "continues training runs only."
+                )
         if not (path / CONFIG).is_file():
             # Stopped between making the directory and writing its config: start it afresh.
             if not _freshly_made(path):
@@ -480,6 +486,18 @@ def _check_model_shape(model: Any, config: Config, path: Path) -> None:
         )
 
 
+def register_layers() -> None:
+    """Import every module of :mod:`tsforecast.models`, registering each custom Keras class
+    it declares, so that any saved model loads in a process that trained none."""
+    import importlib
+    import pkgutil
+
+    import tsforecast.models as models
+
+    for module in pkgutil.iter_modules(models.__path__):
+        importlib.import_module(f"{models.__name__}.{module.name}")
+
+
 def load_model(path: Path) -> Any:
     """Load a ``.keras`` file with ``safe_mode=True`` and this package's layers registered."""
     import zipfile
@@ -487,15 +505,9 @@ def load_model(path: Path) -> Any:
     import keras
 
     from tsforecast import engine
-    from tsforecast.models import (  # noqa: F401  (registers their layers)
-        blocks,
-        distribution_head,
-        ensemble,
-        layers,
-        losses,
-    )
 
     engine.without_tensorflow()
+    register_layers()
 
     if not zipfile.is_zipfile(path):
         raise RunError(f"Cannot load model {path}: it is not a Keras model file (damaged?).")

@@ -137,8 +137,8 @@ def classical_forecasts(panel: Panel, name: str) -> np.ndarray:
 
 def draft_for(panel: Panel, data_path: Path, run_root: Path, quick: bool) -> dict[str, Any]:
     """``init``'s draft for the panel at the competition's horizon, with the run folder,
-    the competition's season and test split (its last horizon) and no plots (and, with ``quick``, one epoch of the fast
-    preset)."""
+    the competition's season and test split (its last horizon) and no plots (and, with
+    ``quick``, one epoch of the fast preset)."""
     from tsforecast.commands.init import draft_config
 
     draft = draft_config(data_path, config_dir=data_path.parent, horizon=panel.horizon)

@@ -42,7 +42,7 @@ from tsforecast.data import windows
 from tsforecast.data.future import future_covariates, with_future
 from tsforecast.data.loading import load_input
 from tsforecast.errors import ConfigError, DataError, RunError, TsForecastError
-from tsforecast.files import write_atomically
+from tsforecast.files import check_outside, write_atomically
 from tsforecast.forecasting import future_times
 from tsforecast.models.covariates import vocabularies
 from tsforecast.models.heads import head_of
@@ -266,8 +266,14 @@ def export(run_dir: str | Path, fmt: str, output: str | Path) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got '{fmt}'.")
     output = Path(output)
+    check_outside(output, [Path(run_dir)], "--output")
     if output.exists():
         raise ConfigError(f"--output {output} exists; remove it or name another path.")
+    if fmt == "tflite" and Path(f"{output}.json").exists():
+        raise ConfigError(
+            f"--output {output}: its description {output}.json exists; remove it or name "
+            "another path."
+        )
     if engine.use_tensorflow():
         return _export(run_dir, fmt, output)
     return _export_in_child(run_dir, fmt, output)

@@ -27,6 +27,7 @@ from tsforecast.data.splits import split_bounds
 from tsforecast.data.times import parse_times
 from tsforecast.errors import ConfigError, DataError
 from tsforecast.evaluation import season_length
+from tsforecast.files import check_outside
 
 #: Column names that say "time" (matched as whole words, any case).
 _TIME_NAMES = re.compile(r"(^|_)(time|date|datetime|timestamp|ds|year|period|month|week)s?($|_)")
@@ -321,6 +322,7 @@ def save(draft: Draft, path: str | Path) -> None:
     Raises:
         ConfigError: when it does, or cannot be written.
     """
+    check_outside(path, [], "--output")
     try:
         with open(path, "x", encoding="utf-8") as handle:
             handle.write(draft.text)
@@ -377,13 +379,19 @@ def _window_comment(plan: _Plan, cadence: str, suggested: int, given: int | None
     return lines
 
 
+def _one_line(text: str) -> str:
+    """``text`` safe inside a YAML comment: line breaks and other control characters
+    written as escapes, so no name can end the comment."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def _comments(lines: list[str]) -> list[str]:
-    return [f"  # {part}" for line in lines for part in textwrap.wrap(line, 86)]
+    return [f"  # {part}" for line in lines for part in textwrap.wrap(_one_line(line), 86)]
 
 
 def _render(raw: dict[str, Any], reasons: dict[str, list[str]], data: Path) -> str:
     out = [
-        f"# A first config for {data.name}, drafted by `tsforecast init`. Check the",
+        f"# A first config for {_one_line(data.name)}, drafted by `tsforecast init`. Check the",
         "# comments, then: tsforecast train THIS_FILE",
         "data:",
     ]
