@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_cli_without_tensorflow, invoke, panel_frame, run_dir_of, write_config
+from conftest import (
+    assert_cli_without_tensorflow,
+    base_config,
+    invoke,
+    panel_frame,
+    run_dir_of,
+    write_config,
+)
 
 from tsforecast.config import load_config
 
@@ -263,3 +270,24 @@ def test_export_refuses_bad_arguments(workdir: Path):
     missing = invoke("export", "runs/nothing", "--output", "x")
     assert missing.exit_code == 1 and missing.output.startswith("Error: ")
     assert not Path("x").exists()
+
+
+def test_export_of_a_globally_scaled_run_with_an_id_embedding_serves_every_trained_series(
+    workdir: Path,
+):
+    from tsforecast.commands.export import serving_inputs
+    from tsforecast.runs import load_run
+
+    config = base_config("panel.csv")
+    config["data"].update(id_column="id", id_embedding=2, scaler_scope="global")
+    config["model"] = {"type": "mlp", "units": [8]}
+    config["training"]["epochs"] = 1
+    run = run_dir_of(invoke("train", write_config(workdir, config), "-q"))
+    assert invoke("predict", run, "--output", "forecast.csv").exit_code == 0
+    exported = invoke("export", run, "--output", "served")
+    assert exported.exit_code == 0, exported.output
+    described = json.loads(Path("served/tsforecast.json").read_text())
+    assert described["series_ids"] == ["s0", "s1", "s2"]
+    forecast = exported_forecast(Path("served"), serving_inputs(load_run(run)))
+    expected = pd.read_csv("forecast.csv")["y"].to_numpy()
+    np.testing.assert_allclose(forecast.reshape(-1), expected, atol=1e-4)

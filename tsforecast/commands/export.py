@@ -110,6 +110,9 @@ def layout(run: LoadedRun) -> Layout:
         categories = tuple(c for c in table.static.categorical_names if c != data.id_column)
     embedded = n_categories > len(categories)  # the last category is the series id
     scaler = run.scaler
+    series_ids = scaler.ids_
+    if series_ids is None and embedded:  # scaled globally: the ids the embedding learned
+        series_ids = tuple(vocabularies(model)[-1])
     by_series = scaler.scope == "series" or embedded
     params = run.config.model.params
     levels = None
@@ -121,7 +124,7 @@ def layout(run: LoadedRun) -> Layout:
         future,
         static,
         categories,
-        scaler.ids_,
+        series_ids,
         by_series,
         embedded,
         levels,
