@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import base_config, invoke, run_dir_of, write_config
+from conftest import assert_one_error_line, base_config, invoke, run_dir_of, write_config
 
 from tsforecast.config import config_from_dict
 from tsforecast.data.pipeline import WindowSource, window_dataset
@@ -226,3 +226,17 @@ def test_backtest_and_compare_read_covariates_too(tmp_path):
     result = invoke("compare", run, "--plot", tmp_path / "plot.png")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "plot.png").stat().st_size > 1000
+
+
+def test_predict_refuses_series_ids_an_id_embedding_never_trained_on(workdir):
+    config = base_config("panel.csv")
+    config["data"].update(id_column="id", id_embedding=2, scaler_scope="global")
+    config["model"] = {"type": "mlp", "units": [8]}
+    config["training"]["epochs"] = 1
+    run = run_dir_of(invoke("train", write_config(workdir, config), "-q"))
+    frame = pd.read_csv("panel.csv")
+    frame["id"] = frame["id"].replace({"s2": "s9"})
+    frame.to_csv("renamed.csv", index=False)
+    result = invoke("predict", run, "--input", "renamed.csv")
+    assert_one_error_line(result, 1, "The input holds 1 series ids the run never trained on ('s9')")
+    assert invoke("predict", run).exit_code == 0

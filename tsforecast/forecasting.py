@@ -293,6 +293,33 @@ def written(forecast: np.ndarray, digits: int | None) -> np.ndarray:
     return np.asarray(rounded).reshape(np.shape(forecast))
 
 
+def _check_known_categories(
+    table: SeriesTable, vocabularies: tuple[tuple[str, ...], ...], id_column: str | None
+) -> None:
+    """Refuse categories (series ids, static levels) the model's embeddings never trained on:
+    their rows of the embedding are untrained, so their forecasts would be made up.
+
+    Raises:
+        DataError: naming the column and the first unknown values.
+    """
+    static = table.static
+    if static is None or not static.categorical_names:
+        return
+    for i, (name, vocabulary) in enumerate(
+        zip(static.categorical_names, vocabularies, strict=False)
+    ):
+        unknown = sorted({str(v) for v in static.categorical[:, i]} - set(vocabulary))
+        if not unknown:
+            continue
+        shown = ", ".join(f"'{v}'" for v in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        what = "series ids" if name == id_column else f"values of column '{name}'"
+        raise DataError(
+            f"The input holds {len(unknown)} {what} the run never trained on ({shown}); "
+            "their embedding rows are untrained, so they cannot be forecast. Train a run "
+            "that includes them."
+        )
+
+
 def forecast_table(
     run: LoadedRun, table: SeriesTable, future_path: str | None = None
 ) -> pd.DataFrame:
@@ -308,7 +335,9 @@ def forecast_table(
     """
     config = run.config
     horizon, n_targets = config.window.horizon, table.n_targets
-    output, times = Predictor.of_run(run).future(config, table, future_path)
+    predictor = Predictor.of_run(run)
+    _check_known_categories(table, predictor.vocabularies, config.data.id_column)
+    output, times = predictor.future(config, table, future_path)
 
     frame: dict[str, np.ndarray] = {}
     # Generated series have no id column in any file; they are named by their number.
