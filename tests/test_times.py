@@ -107,3 +107,22 @@ def test_forecasts_continue_in_the_style_of_the_data(tmp_path: Path):
     run = run_dir_of(result)
     forecast = pd.read_csv(io.StringIO(invoke("predict", run).stdout))
     assert list(forecast["YEAR"]) == [1800, 1801, 1802, 1803]
+
+
+def test_calendar_hours_follow_the_utc_offset_each_row_is_written_with(tmp_path):
+    from tsforecast.config import config_from_dict
+    from tsforecast.data.loading import load_table
+
+    # Berlin across the change to summer time: +01:00 rows, then +02:00 rows
+    local = pd.date_range("2024-03-30 00:00", periods=72, freq="h", tz="UTC").tz_convert(
+        "Europe/Berlin"
+    )
+    frame = pd.DataFrame({"time": [t.isoformat() for t in local], "y": np.arange(72.0)})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    data = {"path": "d.csv", "time_column": "time", "target_columns": ["y"], "calendar": ["hour"]}
+    raw = {"data": data, "window": {"input_width": 12, "horizon": 4}, "model": {"type": "linear"}}
+    table = load_table(config_from_dict(raw, tmp_path).data)
+    sine = table.values[:, table.columns.index("hour_sin")]
+    cosine = table.values[:, table.columns.index("hour_cos")]
+    hours = np.round(np.arctan2(sine, cosine) / (2 * np.pi) * 24) % 24
+    np.testing.assert_array_equal(hours, np.asarray(local.hour, dtype=float))

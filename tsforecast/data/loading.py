@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -376,6 +377,8 @@ def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
     columns_out = list(columns)
     if config.calendar:
         local = local_times(times, offsets, zones)
+        if config.time_column is not None:
+            local = _written_wall_clock(frame[config.time_column], source, offsets, times, local)
         values = np.hstack(
             [values, calendar_values(local, config.calendar, config.holidays_country)]
         )
@@ -395,6 +398,32 @@ def build_table(frame: pd.DataFrame, config: DataConfig) -> SeriesTable:
         time_style=style,
         frequency=frequency,
     )
+
+
+#: A date-time whose text ends in a UTC offset (``+02:00``, ``-0500``).
+_TEXT_OFFSET = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*([+-])(\d{2}):?(\d{2})\s*$")
+
+
+def _written_wall_clock(
+    raw: pd.Series, source: np.ndarray, offsets: np.ndarray, times: np.ndarray, local: np.ndarray
+) -> np.ndarray:
+    """Where text timestamps carry their own UTC offsets (which change at DST), each row's
+    wall-clock time in the offset it is written with, not in the last row's; rows laid in
+    by the grid take the offset of the row before them."""
+    if getattr(raw.dtype, "tz", None) is not None or raw.dtype.kind in "iufM":
+        return local
+    found = raw.astype(str).str.extract(_TEXT_OFFSET)
+    if found[0].isna().all():
+        return local
+    sign = np.where(found[0].to_numpy() == "-", -1.0, 1.0)
+    minutes = sign * (found[1].astype(float).to_numpy() * 60 + found[2].astype(float).to_numpy())
+    per_row = pd.Series(np.where(source >= 0, minutes[np.maximum(source, 0)], np.nan))
+    series = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    per_row = per_row.groupby(series).ffill().groupby(series).bfill().to_numpy()
+    if np.isnan(per_row).any():
+        return local
+    shift = (per_row * 60).astype("int64").astype("timedelta64[s]")
+    return (times.astype("datetime64[ns]") + shift).astype("datetime64[ns]")
 
 
 def local_times(times: np.ndarray, offsets: np.ndarray, zones: Any) -> np.ndarray:
