@@ -1,6 +1,7 @@
 """Time columns as people store them, and forecasts stamped the way the data writes."""
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,22 @@ def test_calendar_hours_follow_the_utc_offset_each_row_is_written_with(tmp_path)
     cosine = table.values[:, table.columns.index("hour_cos")]
     hours = np.round(np.arctan2(sine, cosine) / (2 * np.pi) * 24) % 24
     np.testing.assert_array_equal(hours, np.asarray(local.hour, dtype=float))
+
+
+def test_business_days_with_a_holiday_missing_stay_business_days(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    days = pd.bdate_range("2024-01-01", periods=150).delete(40)  # one holiday
+    rng = np.random.default_rng(0)
+    values = 100 + np.sin(np.arange(149) * 2 * np.pi / 5) * 5 + rng.normal(0, 0.2, 149)
+    frame = pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "y": values})
+    frame.to_csv("b.csv", index=False)
+    assert infer_frequency(days.to_numpy()) == "B"
+    assert invoke("init", "b.csv", "-o", "b.yaml").exit_code == 0
+    assert "business-daily" in Path("b.yaml").read_text()
+    run = run_dir_of(
+        invoke("train", "b.yaml", "-q", "--set", "training.epochs=1", "--set", "model.preset=fast")
+    )
+    forecast = pd.read_csv(io.StringIO(invoke("predict", run).stdout))
+    assert (pd.to_datetime(forecast["date"]).dt.dayofweek < 5).all()
+    periods = json.loads((run / "metrics.json").read_text())["periods"]
+    assert sum(p["rows"] for p in periods.values()) == 150  # the holiday laid in, no weekends
