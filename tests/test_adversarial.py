@@ -478,3 +478,27 @@ def test_init_writes_any_file_name_into_the_draft_as_data(tmp_path, monkeypatch)
     config = load_config(tmp_path / "draft.yaml")
     assert Path(config.data.path).name == name
     assert "arima" not in config.evaluation.baselines
+
+
+def test_a_full_disk_while_a_backtest_writes_is_one_error_line(context, monkeypatch):
+    import errno
+
+    from tsforecast import runs
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(runs, "write_atomically", full)
+    result = invoke("backtest", context.config, "--folds", "1", "-q", "--set", "training.epochs=1")
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: No space left to write"), lines
+    assert "Traceback" not in result.output
+
+
+def test_export_refuses_a_symbolic_link_as_its_output(context):
+    link = context.folder / "served"
+    link.symlink_to(context.folder / "nowhere" / "x")
+    result = invoke("export", context.finished, "--output", link)
+    assert result.exit_code == 2, result.output
+    assert "is a symbolic link; name a new path" in result.stderr

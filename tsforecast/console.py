@@ -7,6 +7,7 @@ Used by :mod:`tsforecast.cli`; nothing here imports Keras or TensorFlow unless a
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -98,8 +99,20 @@ def reports_errors(command: Callable) -> Callable:
         except KeyboardInterrupt:
             click.echo("Error: interrupted.", err=True)
             sys.exit(130)
+        except OSError as exc:  # a full disk, a race for one path, a dangling link
+            click.echo(f"Error: {one_line(os_error_text(exc))}", err=True)
+            sys.exit(1)
 
     return wrapper
+
+
+def os_error_text(exc: OSError) -> str:
+    """An operating system error in words: what failed, on which path."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    where = f" {exc.filename}" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"No space left to write{where}: {reason}. Free some space and run it again."
+    return f"Cannot use{where}: {reason}."
 
 
 class OneLineUsageError(click.UsageError):

@@ -270,6 +270,8 @@ def export(run_dir: str | Path, fmt: str, output: str | Path) -> dict[str, Any]:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got '{fmt}'.")
     output = Path(output)
     check_outside(output, [Path(run_dir)], "--output")
+    if output.is_symlink():
+        raise ConfigError(f"--output {output} is a symbolic link; name a new path.")
     if output.exists():
         raise ConfigError(f"--output {output} exists; remove it or name another path.")
     if fmt == "tflite" and Path(f"{output}.json").exists():

@@ -189,7 +189,12 @@ def infer_frequency(times: np.ndarray) -> str | None:
         return None
     days = common / pd.Timedelta(days=1)
     candidates = [pd.tseries.frequencies.to_offset(common).freqstr]
-    if days == 1 and len(index) >= 10 and (index.dayofweek < 5).all() and (steps > common.value).any():
+    if (
+        days == 1
+        and len(index) >= 10
+        and (index.dayofweek < 5).all()
+        and (steps > common.value).any()
+    ):
         # daily steps, never a weekend, and longer steps: business days with a few missing
         candidates = ["B", *candidates]
     for low, high, aliases in (
