@@ -22,7 +22,12 @@ RECURSIVE_SHAPE = registry.ModelShape(input_width=8, horizon=3, n_inputs=2, n_ta
 #: Keys a family needs beyond its defaults.
 REQUIRED = {"seasonal_naive": {"season_length": 4}}
 #: Smaller than the defaults, to keep the suite fast.
-SMALL = {"wavenet": {"n_layers": 2, "filters": 8}}
+SMALL = {
+    "wavenet": {"n_layers": 2, "filters": 8},
+    "patchtst": {"n_layers": 1, "d_model": 8, "n_heads": 2},
+    "tsmixer": {"n_blocks": 1},
+    "tide": {"units": 16, "temporal_decoder_units": 8},
+}
 CASES = [(s, head) for s in registry.specs() if not s.selector for head in s.heads]
 
 
