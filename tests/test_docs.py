@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -181,3 +182,18 @@ def test_readme_tables_name_every_command_and_family():
 def test_guide_pages_name_only_real_commands(page):
     for command in commands_run((DOCS / "guide" / page).read_text()):
         assert command in main.commands, f"{page}: tsforecast {command}"
+
+
+def test_readme_m3_figures_are_the_benchmark_results():
+    stored = json.loads((ROOT / "benchmarks" / "m3.json").read_text())
+    rows = {"tsforecast `auto`": "auto", "statsforecast AutoETS, same windows": "AutoETS"}
+    for line in README.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] not in rows:
+            continue
+        name = rows.pop(cells[0])
+        frequencies = ("yearly", "quarterly", "monthly", "other")
+        shown = [f"{stored['records'][f]['rows'][name]['smape']:.2f}" for f in frequencies]
+        assert cells[1:5] == shown, (name, cells)
+        assert cells[5] == f"{stored['average'][name]['smape']:.2f}"
+    assert not rows, f"README lacks the M3 rows {sorted(rows)}"
