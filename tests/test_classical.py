@@ -119,3 +119,26 @@ def test_classical_baselines_config_errors(workdir: Path, change, message):
             raw[section] = values
     with pytest.raises(ConfigError, match=message):
         config_from_dict(raw, workdir)
+
+
+def test_refit_baselines_fit_again_on_the_history_before_every_test_origin(workdir: Path):
+    from statsforecast.models import AutoTheta
+
+    frame = daily_frame()
+    frame.to_csv("daily.csv", index=False)
+    once = run_dir_of(invoke("train", write_config(workdir, daily_config(baselines=["theta"]))))
+    config = daily_config(baselines=["theta"], refit_baselines=True)
+    refit = run_dir_of(invoke("train", write_config(workdir, config, "refit.yaml")))
+    scores = json.loads((refit / "metrics.json").read_text())["test"]["theta"]
+    # by hand: AutoTheta fitted on each series' rows before each test window's first target
+    y = frame["y"].to_numpy()
+    test_rows = round(0.2 * len(y))
+    errors = [
+        np.abs(
+            AutoTheta(season_length=7).forecast(y=y[:origin], h=7)["mean"] - y[origin : origin + 7]
+        )
+        for origin in range(len(y) - test_rows, len(y) - 7 + 1)
+    ]
+    assert scores["mae"] == pytest.approx(float(np.mean(errors)), rel=1e-9)
+    fitted_once = json.loads((once / "metrics.json").read_text())["test"]["theta"]
+    assert scores["mae"] != fitted_once["mae"]

@@ -47,9 +47,10 @@ class ClassicalBaseline:
         season: The season length in steps.
     """
 
-    def __init__(self, name: str, season: int) -> None:
+    def __init__(self, name: str, season: int, refit: bool = False) -> None:
         self.name = name
         self.season = season
+        self.refit = refit
         self._fitted: dict[tuple[int, int], Any] = {}
 
     def _fit(self, prepared: PreparedData, series: int, target: int) -> Any:
@@ -72,10 +73,15 @@ class ClassicalBaseline:
     def __call__(
         self, prepared: PreparedData, starts: np.ndarray, width: int, horizon: int
     ) -> np.ndarray:
-        """Scaled forecasts ``(n_windows, horizon, n_targets)`` of the given windows."""
+        """Scaled forecasts ``(n_windows, horizon, n_targets)`` of the given windows: by
+        models fitted once on the train rows, or with ``refit`` on the history before each
+        window's origin."""
         table = prepared.table
         origins = windows.origins(starts, width)
         owners = windows.series_of(table.offsets, starts, width)
+        if self.refit:
+            out = forecasts_after(self.name, self.season, table, owners, origins, horizon)
+            return prepared.scale_targets(out, starts)
         out = np.empty((len(starts), horizon, table.n_targets))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -102,9 +108,12 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def classical_baselines(names: tuple[str, ...], season: int) -> dict[str, ClassicalBaseline]:
-    """The baselines of ``evaluation.baselines``, by name."""
-    return {name: ClassicalBaseline(name, season) for name in names}
+def classical_baselines(
+    names: tuple[str, ...], season: int, refit: bool = False
+) -> dict[str, ClassicalBaseline]:
+    """The baselines of ``evaluation.baselines``, by name (refit at every origin with
+    ``evaluation.refit_baselines``)."""
+    return {name: ClassicalBaseline(name, season, refit) for name in names}
 
 
 def forecasts_after(

@@ -119,13 +119,16 @@ def forecasts_of(
 
 def baselines_of(config: Config, prepared: PreparedData) -> dict[str, Any]:
     """The baselines a run is scored beside: naive, seasonal naive and those of
-    ``evaluation.baselines`` (each fitted once, on the train rows, when first asked)."""
+    ``evaluation.baselines`` (fitted once, on the train rows, when first asked, or at
+    every origin with ``evaluation.refit_baselines``)."""
     from tsforecast.classical import classical_baselines
 
     season = season_of(config, prepared)
     return {
         **evaluation.default_baselines(season),
-        **classical_baselines(config.evaluation.baselines, season),
+        **classical_baselines(
+            config.evaluation.baselines, season, config.evaluation.refit_baselines
+        ),
     }
 
 

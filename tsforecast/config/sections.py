@@ -201,6 +201,12 @@ class EvaluationConfig:
         "statsforecast (`pip install 'tsforecast[classical]'`).",
         check=unique,
     )
+    refit_baselines: bool = option(
+        False,
+        help="Refit the classical baselines on each series' history before every forecast "
+        "origin (a rolling origin, as a statistician evaluates them) instead of fitting "
+        "them once on the train rows and running them forward; one fit per window.",
+    )
 
 
 @dataclass(frozen=True)
