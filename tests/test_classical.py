@@ -84,7 +84,7 @@ def test_classical_baselines_see_no_row_after_the_origin_and_fit_on_train_rows(w
         changed = prepared.__class__(**{**prepared.__dict__, "table": table})
         baseline = ClassicalBaseline(name, 7)
         scaled = baseline(changed, starts[:1], width, horizon)
-        return prepared.inverse(scaled, starts[:1]), baseline._fitted[(0, 0)].model_
+        return prepared.inverse(scaled, starts[:1]), baseline._fitted[(0, 0, None)].model_
 
     for name in ("ets", "arima"):
         base, fitted = forecasts(prepared.table.values, name)
@@ -121,7 +121,7 @@ def test_classical_baselines_config_errors(workdir: Path, change, message):
         config_from_dict(raw, workdir)
 
 
-def test_refit_baselines_fit_again_on_the_history_before_every_test_origin(workdir: Path):
+def test_refit_baselines_refit_as_the_origin_rolls_and_run_forward_between(workdir: Path):
     from statsforecast.models import AutoTheta
 
     frame = daily_frame()
@@ -130,15 +130,14 @@ def test_refit_baselines_fit_again_on_the_history_before_every_test_origin(workd
     config = daily_config(baselines=["theta"], refit_baselines=True)
     refit = run_dir_of(invoke("train", write_config(workdir, config, "refit.yaml")))
     scores = json.loads((refit / "metrics.json").read_text())["test"]["theta"]
-    # by hand: AutoTheta fitted on each series' rows before each test window's first target
+    # by hand: AutoTheta fitted on the rows before the last multiple of the horizon (7) at or
+    # before each test window's first target, then run forward over the rows up to it
     y = frame["y"].to_numpy()
     test_rows = round(0.2 * len(y))
-    errors = [
-        np.abs(
-            AutoTheta(season_length=7).forecast(y=y[:origin], h=7)["mean"] - y[origin : origin + 7]
-        )
-        for origin in range(len(y) - test_rows, len(y) - 7 + 1)
-    ]
+    errors = []
+    for origin in range(len(y) - test_rows, len(y) - 7 + 1):
+        model = AutoTheta(season_length=7).fit(y[: origin // 7 * 7])
+        errors.append(np.abs(model.forward(y=y[:origin], h=7)["mean"] - y[origin : origin + 7]))
     assert scores["mae"] == pytest.approx(float(np.mean(errors)), rel=1e-9)
     fitted_once = json.loads((once / "metrics.json").read_text())["test"]["theta"]
     assert scores["mae"] != fitted_once["mae"]

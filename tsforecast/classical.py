@@ -53,11 +53,14 @@ class ClassicalBaseline:
         self.refit = refit
         self._fitted: dict[tuple[int, int], Any] = {}
 
-    def _fit(self, prepared: PreparedData, series: int, target: int) -> Any:
-        key = (series, target)
+    def _fit(self, prepared: PreparedData, series: int, target: int, end: int | None = None) -> Any:
+        """The model of one series and target, fitted on its rows before ``end`` (default:
+        its train rows)."""
+        key = (series, target, end)
         if key not in self._fitted:
             table = prepared.table
-            lo, hi = int(table.offsets[series]), int(prepared.bounds.train_end[series])
+            lo = int(table.offsets[series])
+            hi = int(prepared.bounds.train_end[series]) if end is None else end
             model = _model(self.name, self.season, hi - lo)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -73,22 +76,21 @@ class ClassicalBaseline:
     def __call__(
         self, prepared: PreparedData, starts: np.ndarray, width: int, horizon: int
     ) -> np.ndarray:
-        """Scaled forecasts ``(n_windows, horizon, n_targets)`` of the given windows: by
-        models fitted once on the train rows, or with ``refit`` on the history before each
-        window's origin."""
+        """Scaled forecasts ``(n_windows, horizon, n_targets)`` of the given windows, each
+        run forward over its history: by models fitted once on the train rows, or with
+        ``refit`` on the history before the last origin at most a horizon earlier (a rolling
+        origin refit every ``horizon`` steps of each series)."""
         table = prepared.table
         origins = windows.origins(starts, width)
         owners = windows.series_of(table.offsets, starts, width)
-        if self.refit:
-            out = forecasts_after(self.name, self.season, table, owners, origins, horizon)
-            return prepared.scale_targets(out, starts)
         out = np.empty((len(starts), horizon, table.n_targets))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for i, (series, origin) in enumerate(zip(owners, origins, strict=True)):
                 lo = int(table.offsets[series])
+                anchor = lo + (int(origin) - lo) // horizon * horizon if self.refit else None
                 for j in range(table.n_targets):
-                    model = self._fit(prepared, int(series), j)
+                    model = self._fit(prepared, int(series), j, anchor)
                     history = table.values[lo:origin, j]
                     out[i, :, j] = model.forward(y=history, h=horizon)["mean"]
         if not np.isfinite(out).all():

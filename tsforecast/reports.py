@@ -58,9 +58,14 @@ def _auto_lines(auto: dict[str, Any]) -> list[str]:
     if not members:
         return []
     kept = ", ".join(f"{m['candidate']} {m['weight']:.2f}" for m in members)
+    refit = (
+        "networks refit on the training and validation rows"
+        if auto["refit"]["enabled"]
+        else "fitted on the training rows only (model.refit: false)"
+    )
     lines = [
         f"model.type auto kept {kept}, chosen by {str(auto['metric']).upper()} on "
-        f"{auto['val_origins']} validation windows; refit on the {auto['refit']['rows']} rows."
+        f"{auto['val_origins']} validation windows; {refit}."
     ]
     if auto.get("capped"):
         lines.append(

@@ -203,9 +203,10 @@ class EvaluationConfig:
     )
     refit_baselines: bool = option(
         False,
-        help="Refit the classical baselines on each series' history before every forecast "
-        "origin (a rolling origin, as a statistician evaluates them) instead of fitting "
-        "them once on the train rows and running them forward; one fit per window.",
+        help="Refit the classical baselines as the forecast origin rolls (every `horizon` "
+        "steps of each series, on the whole history before that point), as a statistician "
+        "evaluates them, instead of fitting them once on the train rows; between refits "
+        "they run forward over the newer rows.",
     )
 
 
