@@ -295,11 +295,15 @@ def results_markdown(
         if suite.notes:
             lines += [suite.notes, ""]
         if info:
+            wall = (
+                f"suite wall time {info['seconds']:.0f} s"
+                if info.get("seconds") is not None
+                else "rows rerun one at a time (--only)"
+            )
             lines += [
                 f"Ran {info.get('date', '?')} on {info['cpu']} ({info['cores']} cores available"
                 f", {info['gpus']} GPUs), {_engine(info)}, Python {info['python']}; "
-                "suite wall time "
-                f"{info.get('seconds', 0):.0f} s{' (quick mode)' if info.get('quick') else ''}.",
+                f"{wall}{' (quick mode)' if info.get('quick') else ''}.",
                 "",
             ]
         metric, split = rows[0]["metric"], rows[0]["split"]

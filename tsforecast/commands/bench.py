@@ -404,14 +404,19 @@ def bench(
         started = time.perf_counter()
         new = run_suite(suite.name, bench_dir, runs_dir, quick=quick, only=only, progress=progress)
         records += new
-        if only is None or suite.name not in meta:  # one row keeps the suite's wall time
-            meta[suite.name] = {
-                **info,
-                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-                "seconds": round(time.perf_counter() - started, 1),
-                "quick": quick,
-            }
+        meta[suite.name] = {
+            **info,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            # rows rerun one at a time have no suite wall time
+            "seconds": None if only is not None else round(time.perf_counter() - started, 1),
+            "quick": quick,
+        }
         old = merge_records(old, new, rows_only=only is not None)
+        # rows the manifest no longer lists (renamed or removed) leave the table; the
+        # suite's rows stand in the manifest's order
+        order = {(suite.name, r.dataset, r.task, r.model): i for i, r in enumerate(suite.runs)}
+        mine = sorted((r for r in old if _key(r) in order), key=lambda r: order[_key(r)])
+        old = [r for r in old if r["suite"] != suite.name] + mine
         json_path.write_text(
             json.dumps({"machines": meta, "records": old}, indent=2, allow_nan=False) + "\n",
             encoding="utf-8",
