@@ -15,10 +15,10 @@ Sections:
               and for the MLP without plots (the outputs the plain script writes).
     options   what steps_per_execution, XLA and non-deterministic ops buy (MLP config).
     pipeline  iterating the training dataset alone vs the model consuming it, ETTh1 W=512,
-              read in a compiled loop (as `fit` reads it), by Dataset.reduce and by a
-              Python loop.
+              read through Keras' data adapter (as `fit` reads it, arrays handed to JAX)
+              and by a Python loop over the batches.
     memory    peak resident memory of one epoch on 1M, 2M and 5M-step series (W=512, H=96).
-    predict   forecasting 1,000 series from one run, after the TensorFlow import.
+    predict   forecasting 1,000 series from one run, after the Keras import.
     panel     training on 10,000 short series vs one long series of the same total length.
 """
 
@@ -40,7 +40,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ETTH1 = ROOT / "data" / "ett" / "ETTh1.csv"
 ETT_COLUMNS = ["OT", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+#: Keras on JAX for the plain-Keras reference too (tsforecast points Keras at JAX itself).
+ENV = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 
 
 def python(code: str, *args: str, timeout: int = 3600) -> dict:
@@ -75,9 +76,12 @@ def machine() -> dict:
         pass
     info = python(
         """
-        import json, tensorflow as tf, keras
-        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-        print(json.dumps({"tensorflow": tf.__version__, "keras": keras.__version__, "gpus": gpus}))
+        import json, sys
+        import tsforecast, jax, keras
+        gpus = [str(d) for d in jax.devices() if d.platform != "cpu"]
+        print(json.dumps({"jax": jax.__version__, "keras": keras.__version__,
+                          "backend": keras.backend.backend(), "gpus": gpus,
+                          "tensorflow_imported": "tensorflow" in sys.modules}))
         """
     )
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), **info}
@@ -102,7 +106,7 @@ def bench_cli(repeats: int) -> dict:
 
 TRAIN_CHILD = """
 import json, sys, time
-import tensorflow, keras
+import tsforecast, keras, jax
 from tsforecast.config import load_config
 from tsforecast.commands.train import train
 config = load_config(sys.argv[1], sys.argv[2:])
@@ -110,7 +114,8 @@ start = time.perf_counter()
 result = train(config)
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "run_dir": str(result.run_dir),
-                  "test_scaled_mse": result.metrics["test"]["model"]["scaled_mse"]}))
+                  "test_scaled_mse": result.metrics["test"]["model"]["scaled_mse"],
+                  "tensorflow_imported": "tensorflow" in sys.modules}))
 """
 
 
@@ -159,13 +164,9 @@ def bench_overhead(repeats: int, epochs: int, out_dir: Path, kinds: list[str]) -
 
 #: What the speed options of the config buy on this machine (MLP config, 10 epochs).
 OPTION_VARIANTS = {
-    "defaults (deterministic ops)": [],
-    "deterministic: false": ["training.deterministic=false"],
+    "defaults (XLA-compiled steps)": [],
     "steps_per_execution: 16": ["training.steps_per_execution=16"],
-    "jit_compile: true (XLA), deterministic: false": [
-        "training.jit_compile=true",
-        "training.deterministic=false",
-    ],
+    "jit_compile: false": ["training.jit_compile=false"],
 }
 
 
@@ -188,8 +189,8 @@ def bench_options(repeats: int, epochs: int, out_dir: Path) -> dict:
 
 PIPELINE_CHILD = """
 import json, statistics, sys, time
-import keras
-import tensorflow as tf
+import tsforecast, keras
+from keras.src.trainers.data_adapters import get_data_adapter
 from tsforecast.config import load_config
 from tsforecast.data.prepared import prepare_data
 from tsforecast.training.fit import build_compiled_model, fit_datasets, seed_everything
@@ -198,47 +199,37 @@ repeats = 5
 prepared = prepare_data(config)
 seed_everything(config.training.seed, config.training.deterministic)
 train, _, order = fit_datasets(prepared, config)
-
-
-def python_loop():
-    n = 0
-    for inputs, targets in train:
-        n += int(inputs.shape[0])
-    return n
-
-
-def reduced():
-    # in TensorFlow's runtime, with no Python per batch; reduce calls its function per batch
-    count = lambda n, batch: n + tf.shape(batch[0], out_type=tf.int64)[0]
-    return train.reduce(tf.constant(0, tf.int64), count)
-
-
 batches = len(train)
 
 
-@tf.function(autograph=False)  # autograph cannot read code run with python -c
-def in_graph():
-    # how Keras' train function reads: the iterator's get_next inside a compiled function
-    iterator = iter(train)
+def python_loop():
+    # every batch gathered by the dataset, nothing else
+    n = 0
+    for i in range(batches):
+        inputs, targets = train[i]
+        n += len(inputs)
+    return n
 
-    def step(i, n):
-        inputs, _ = iterator.get_next()
-        return i + 1, n + tf.shape(inputs, out_type=tf.int64)[0]
 
-    start = (tf.constant(0), tf.constant(0, tf.int64))
-    return tf.while_loop(lambda i, n: i < batches, step, start)[1]
+def as_fit_reads():
+    # how Keras' JAX trainer reads a PyDataset: its adapter's JAX iterator, which also
+    # standardises every batch and hands its arrays to JAX
+    n = 0
+    for inputs, targets in get_data_adapter(train).get_jax_iterator():
+        n += int(inputs.shape[0])
+    return n
 
 
 def timed(f):
     start = time.perf_counter(); f(); return time.perf_counter() - start
 
 
-windows = python_loop(); reduced(); in_graph()  # warm up (and trace)
-times = {"loop": [], "reduce": [], "graph": []}
+windows = python_loop(); as_fit_reads()  # warm up
+times = {"loop": [], "adapter": []}
 for _ in range(repeats):  # alternately, so that the machine's noise spreads evenly
-    for name, f in (("loop", python_loop), ("reduce", reduced), ("graph", in_graph)):
+    for name, f in (("loop", python_loop), ("adapter", as_fit_reads)):
         times[name].append(timed(f))
-loop_s, reduce_s, graph_s = (statistics.median(times[k]) for k in ("loop", "reduce", "graph"))
+loop_s, adapter_s = (statistics.median(times[k]) for k in ("loop", "adapter"))
 
 
 class EpochTimes(keras.callbacks.Callback):
@@ -249,12 +240,11 @@ class EpochTimes(keras.callbacks.Callback):
 times_fit = []
 model, network = build_compiled_model(config, prepared)
 network.fit(train, epochs=repeats + 1, verbose=0, callbacks=[order.callback(), EpochTimes()])
-fit_s = statistics.median(times_fit[1:])  # the first epoch traces the train step
+fit_s = statistics.median(times_fit[1:])  # the first epoch compiles the train step
 print(json.dumps({"windows": windows, "batches": batches, "iterate_s": loop_s,
-                  "iterate_reduce_s": reduce_s, "iterate_in_graph_s": graph_s,
-                  "fit_epoch_s": fit_s, "ratio": fit_s / loop_s, "ratio_reduce": fit_s / reduce_s,
-                  "ratio_in_graph": fit_s / graph_s, "all_iterate_s": times,
-                  "all_fit_epoch_s": times_fit}))
+                  "iterate_adapter_s": adapter_s, "fit_epoch_s": fit_s,
+                  "ratio": fit_s / loop_s, "ratio_adapter": fit_s / adapter_s,
+                  "all_iterate_s": times, "all_fit_epoch_s": times_fit}))
 """
 
 
@@ -266,7 +256,7 @@ def bench_pipeline(quick: bool) -> dict:
 
 MEMORY_CHILD = """
 import json, resource, sys, time
-import tensorflow
+import tsforecast, keras, jax
 from tsforecast.config import load_config
 from tsforecast.commands.train import train
 config = load_config(sys.argv[1], sys.argv[2:])
@@ -280,7 +270,7 @@ print(json.dumps({"peak_mib": peak_kib / 1024, "seconds": seconds,
 
 BASELINE_CHILD = """
 import json, resource
-import tensorflow, keras, pandas, sklearn, matplotlib
+import tsforecast, keras, jax, pandas, sklearn, matplotlib
 import tsforecast.commands.train
 print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -310,7 +300,7 @@ def bench_memory(lengths: list[int], work: Path, out_dir: Path) -> dict:
 
 PREDICT_CHILD = """
 import json, sys, time
-import tensorflow, keras
+import tsforecast, keras, jax
 start = time.perf_counter()
 from tsforecast.commands.predict import predict
 frame = predict(sys.argv[1], sys.argv[2]).frame
@@ -399,14 +389,13 @@ How each figure is taken (every measurement in a fresh Python process):
 - **input pipeline**: `benchmarks/speed/pipeline.yaml` (ETTh1, all 7 columns, W=512,
   H=96, channel-independent linear model with instance normalisation, batch 32): the
   median of 5 passes over the training dataset alone against the median epoch of
-  `model.fit` on it (first epoch, which traces, left out). Each pass is read three ways,
-  in turn: by the iterator's `get_next` in a compiled loop, which is how Keras' train
-  function reads its batches; by `Dataset.reduce`, which also calls a function per batch;
-  and by a Python `for` loop, which pays Python's cost per batch as well.
+  `model.fit` on it (first epoch, which compiles, left out). Each pass is read two ways,
+  in turn: through Keras' data adapter for a `PyDataset` (its JAX iterator), which is how
+  `fit` on the JAX backend reads its batches, and by a Python loop over the batches alone.
 - **peak RSS**: `ru_maxrss` of one `train` (one epoch, linear model, W=512, H=96, batch
   256, plots drawn) on a generated single series, imports included.
 - **predict**: `tsforecast.commands.predict.predict` of 1,000 series of 200 steps from one run,
-  timed after importing TensorFlow and Keras.
+  timed after importing Keras and JAX (TensorFlow is not imported).
 - **many series**: one epoch of an MLP on 10,000 series of 200 steps (id column) against
   one series of 2,000,000 steps, run alternately; median time of the whole `train` per
   training window.
@@ -414,13 +403,11 @@ How each figure is taken (every measurement in a fresh Python process):
 Noise: this kind of shared 2-core machine varies by 10-30% from run to run; medians of
 alternating runs are reported, and every individual time is in `speed.json`.
 
-Speed devices: none. The training loop is Keras' `fit` on a tf.data pipeline that gathers
-each batch from one series tensor, and the plots are drawn in the run's own process. An
-earlier version drew the plots in a second Python process, cached the series tensor in a
-module-level weak reference and gathered windows from blocked copies of the series; the
-targets above hold without them (the blocked copies made the dataset-only pass about 1.4x
-faster, which is under 2% of a whole `train` here, where the model's epoch is ten times
-the pipeline's).
+The engine is Keras on JAX: `fit` compiles the train step with XLA and reads a
+`keras.utils.PyDataset` that gathers each batch with numpy from one array of the series
+(`tsforecast/data/pipeline.py`), in this process; the plots are drawn in the run's own
+process. The plain-Keras reference runs on the same backend, and, like tsforecast, keeps
+Keras from importing TensorFlow only to check object types when it seeds and saves.
 """
 
 
@@ -431,7 +418,8 @@ def markdown(results: dict) -> str:
         "",
         f"Measured {results['date']} with `python benchmarks/speed.py"
         f"{' --quick' if results['quick'] else ''}` on {m['cpu']} ({m['cores']} cores), "
-        f"Python {m['python']}, TensorFlow {m['tensorflow']}, Keras {m['keras']}, "
+        f"Python {m['python']}, Keras {m['keras']} on {m.get('backend', 'jax')} "
+        f"(JAX {m.get('jax', '?')}), "
         f"GPUs: {', '.join(m['gpus']) or 'none'}. Medians of {results['repeats']} runs"
         " (overhead rows: of as many runs as they say).",
         "",
@@ -459,13 +447,8 @@ def markdown(results: dict) -> str:
     if "pipeline" in results:
         r = results["pipeline"]
         ways = [
-            (
-                "read as `fit` reads it (get_next in a compiled loop)",
-                "iterate_in_graph_s",
-                "ratio_in_graph",
-            ),
-            ("read by `Dataset.reduce`", "iterate_reduce_s", "ratio_reduce"),
-            ("read by a Python `for` loop", "iterate_s", "ratio"),
+            ("read as `fit` reads it (Keras' data adapter)", "iterate_adapter_s", "ratio_adapter"),
+            ("batches gathered by a Python loop", "iterate_s", "ratio"),
         ]
         for how, seconds, ratio in ways:
             if seconds not in r:
@@ -492,7 +475,7 @@ def markdown(results: dict) -> str:
     if "predict" in results:
         r = results["predict"]
         row(
-            f"predict {r['series']:,} series, after the TensorFlow import",
+            f"predict {r['series']:,} series, after the Keras import",
             f"{r['seconds']:.2f} s",
             "<= 1 s",
             r["seconds"] <= 1,

@@ -15,6 +15,8 @@ import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import tsforecast  # noqa: F401  (Keras starts on the engine's backend, JAX, in every test)
+
 
 def sine_frame(n: int = 240, seed: int = 0, start: str = "2024-01-01") -> pd.DataFrame:
     """One hourly series: a noisy sine target ``y`` and a feature ``x``."""

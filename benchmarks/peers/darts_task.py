@@ -95,7 +95,7 @@ def stack_forecasts(forecasts) -> np.ndarray:
 
 def run_ett(args, s: dict, work_dir: str, timer: EpochTimer):
     H, L = s["horizon"], s["lookback"]
-    columns = ["OT"] if args.task == "lstm24" else pc.ETT_COLUMNS
+    columns = [pc.LSTM_COLUMN] if args.task == "lstm_load24" else pc.ETT_COLUMNS
     dates, values, columns = pc.load_ett(args.data, columns)
     times = pd.date_range(dates[0], periods=len(dates), freq="h")
     assert (times == dates).all()
@@ -103,7 +103,7 @@ def run_ett(args, s: dict, work_dir: str, timer: EpochTimer):
     train = full[: pc.N_TRAIN]
     val = full[pc.N_TRAIN - L : pc.N_TRAIN + pc.N_VAL]
 
-    if args.task == "lstm24":
+    if args.task == "lstm_load24":
         model = BlockRNNModel(
             input_chunk_length=L,
             output_chunk_length=H,

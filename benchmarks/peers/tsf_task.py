@@ -22,19 +22,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer_common as pc
 
 OUT = pc.Output()  # stdout -> stderr from here on; the JSON line goes to the real stdout
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import panel_data  # noqa: E402
 import sklearn.preprocessing  # noqa: E402, F401  (imported by the scaler; outside the clock)
-import tensorflow as tf  # noqa: E402
 
-import tsforecast  # noqa: E402
+import tsforecast  # noqa: E402  (points Keras at its JAX engine first)
 from tsforecast.commands.train import train  # noqa: E402
 from tsforecast.config import (  # noqa: E402
     apply_overrides,
@@ -44,8 +41,8 @@ from tsforecast.config import (  # noqa: E402
 )
 from tsforecast.data import windows  # noqa: E402
 from tsforecast.data.prepared import prepare_data  # noqa: E402
-from tsforecast.forecasting import forecast_windows  # noqa: E402
-from tsforecast.runs import MODEL, load_model  # noqa: E402
+from tsforecast.forecasting import Predictor  # noqa: E402
+from tsforecast.runs import load_run  # noqa: E402
 from tsforecast.training.fit import Progress  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,12 +96,12 @@ def nlinear_config(s: dict, args, out_dir: str):
 
 
 def lstm_config(s: dict, args, out_dir: str):
-    """ETTh1 OT alone, one LSTM layer of 64 units and a Dense(horizon) head."""
+    """ETTh1 HUFL alone, one LSTM layer of 64 units and a Dense(horizon) head."""
     raw = {
         "data": {
             "path": os.path.abspath(args.data),
             "time_column": "date",
-            "target_columns": ["OT"],
+            "target_columns": [pc.LSTM_COLUMN],
             "rows": pc.N_ROWS,
             "split": {"val": pc.N_VAL, "test": pc.N_TEST},
             "scaler": "standard",
@@ -113,7 +110,7 @@ def lstm_config(s: dict, args, out_dir: str):
         "model": {"type": "lstm", "units": [s["hidden"]] * s["layers"], "head": "vector"},
     }
     return config_from_dict(
-        apply_overrides(raw, common_overrides(s, args, out_dir, "peers-lstm24"))
+        apply_overrides(raw, common_overrides(s, args, out_dir, "peers-lstm_load24"))
     )
 
 
@@ -168,7 +165,7 @@ def expected_truth(args, s: dict) -> np.ndarray:
         starts = d["test_starts"]
         idx = starts[:, None] + np.arange(H)[None, :]
         return d["scaled"][:, idx].reshape(-1, H, 1)
-    columns = ["OT"] if args.task == "lstm24" else pc.ETT_COLUMNS
+    columns = [pc.LSTM_COLUMN] if args.task == "lstm_load24" else pc.ETT_COLUMNS
     _, values, _ = pc.load_ett(args.data, columns)
     return pc.test_truth(values, H)
 
@@ -184,11 +181,11 @@ def portable(settings: dict) -> dict:
 
 
 def set_threads(n: int | None) -> int:
-    """TensorFlow's intra- and inter-op threads (before its first op); the intra-op count."""
+    """Pin this process to ``n`` cores (JAX's CPU runtime sizes its thread pools from the
+    cores it may use, before its first computation); the cores it computes on."""
     if n:
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(n)
-    return tf.config.threading.get_intra_op_parallelism_threads() or len(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:n])
+    return len(os.sched_getaffinity(0))
 
 
 def main() -> None:
@@ -203,7 +200,7 @@ def main() -> None:
         clock = pc.Clock()
         if args.task == "panel":
             config = panel_config(s, args, out_dir, csv)
-        elif args.task == "lstm24":
+        elif args.task == "lstm_load24":
             config = lstm_config(s, args, out_dir)
         else:
             config = nlinear_config(s, args, out_dir)
@@ -222,9 +219,9 @@ def main() -> None:
             {
                 "model": config.model.type,
                 "config": portable(config_to_dict(config)),
-                "threads": f"{args.threads} TensorFlow intra- and inter-op threads"
+                "threads": f"pinned to {args.threads} cores"
                 if args.threads
-                else "TensorFlow's default (every usable core)",
+                else "JAX's default (every usable core)",
             }
         )
         record = pc.record(
@@ -237,8 +234,9 @@ def main() -> None:
             metrics["training"]["epochs_trained"],
             float(test["model"]["scaled_mse"]),
             threads,
-            tensorflow_version=tf.__version__,
-            keras_version=keras.__version__,
+            backend=metrics["training"].get("backend"),
+            keras_version=__import__("keras").__version__,
+            jax_version=__import__("jax").__version__,
             quick=args.quick,
             n_test_windows=test["n_windows"] * (1 if args.task == "panel" else n_targets),
             prep_s=round(prep_s, 3),
@@ -268,9 +266,9 @@ def main() -> None:
         if args.check_naive:
             record["naive_test_mse"] = float(test["naive"]["scaled_mse"])
         if args.dump:
-            model = load_model(result.run_dir / MODEL)
-            source = prepared.source().tensors()
-            pred = forecast_windows(model, source, starts, W, H, config.model.params).point
+            run = load_run(result.run_dir)
+            predictor = Predictor.of_run(run)
+            pred = predictor.scaled(predictor.source(prepared.table, prepared.scaled), starts).point
             pc.dump(args.dump, pred, truth)
     OUT.emit(record)
 

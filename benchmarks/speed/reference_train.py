@@ -14,11 +14,19 @@ import sys
 import tempfile
 import time
 
+os.environ.setdefault("KERAS_BACKEND", "jax")  # the backend tsforecast trains on
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import keras
+import numpy as np
+import pandas as pd
+from keras.src.utils import module_utils
+
+# Keras treats an installed TensorFlow as one in use and imports it, seconds and hundreds
+# of megabytes, to check object types when seeding and saving; on JAX it is not needed
+# (tsforecast does the same, tsforecast.engine.without_tensorflow).
+if keras.backend.backend() != "tensorflow":
+    module_utils.tensorflow._available = False
 
 COLUMNS = ["OT", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]
 
@@ -61,7 +69,11 @@ def main():
     model = build(kind, width, horizon, len(COLUMNS))
     model.compile(optimizer=keras.optimizers.Adam(0.001), loss="mse")
     model.fit(
-        x_train, y_train, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch,
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=epochs,
+        batch_size=batch,
         verbose=0,
     )
     mse = {}
