@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,14 @@ import pytest
 import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The tests fit the same small models again and again, in this process and in the CLI
+# processes they start: XLA's compiled programs are kept on disk and shared by them all
+# (keyed by the program, so a hit changes no result, only the time).
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR",
+    os.path.join(tempfile.gettempdir(), f"tsforecast-tests-xla-{os.getuid()}"),
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import tsforecast  # noqa: F401  (Keras starts on the engine's backend, JAX, in every test)
 

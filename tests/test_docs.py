@@ -197,3 +197,28 @@ def test_readme_m3_figures_are_the_benchmark_results():
         assert cells[1:5] == shown, (name, cells)
         assert cells[5] == f"{stored['average'][name]['smape']:.2f}"
     assert not rows, f"README lacks the M3 rows {sorted(rows)}"
+
+
+def test_readme_peer_figures_are_the_benchmark_results():
+    spec = importlib.util.spec_from_file_location("peers", ROOT / "benchmarks" / "peers.py")
+    peers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peers)
+    stored = json.loads((ROOT / "benchmarks" / "peers.json").read_text())
+    rows = {
+        "NLinear, ETTh1, horizon 96": "nlinear96",
+        "NLinear, ETTh1, horizon 720": "nlinear720",
+        "LSTM, ETTh1 load, horizon 24": "lstm_load24",
+        "N-HiTS, 10,000 series": "panel",
+    }
+    for line in README.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] not in rows:
+            continue
+        table = peers.summary(stored["runs"], rows.pop(cells[0]), stored["tools"])
+        shown = [
+            f"{peers.number(s['wall_s'])} s, {s['test_mse']:.3f}, "
+            f"{peers.number(s['peak_rss_mb'])} MB"
+            for s in (table[tool] for tool in ("tsforecast", "darts", "neuralforecast"))
+        ]
+        assert cells[1:] == shown, cells
+    assert not rows, f"README lacks the peer rows {sorted(rows)}"
