@@ -95,7 +95,7 @@ def stack_forecasts(forecasts) -> np.ndarray:
 
 def run_ett(args, s: dict, work_dir: str, timer: EpochTimer):
     H, L = s["horizon"], s["lookback"]
-    columns = [pc.LSTM_COLUMN] if args.task == "lstm_load24" else pc.ETT_COLUMNS
+    columns = pc.ett_columns(args.task)
     dates, values, columns = pc.load_ett(args.data, columns)
     times = pd.date_range(dates[0], periods=len(dates), freq="h")
     assert (times == dates).all()

@@ -141,7 +141,7 @@ def nf_settings(s: dict, spe: int, **kw) -> None:
 
 def run_ett(args, s: dict, timer_box: list):
     H, L = s["horizon"], s["lookback"]
-    columns = [pc.LSTM_COLUMN] if args.task == "lstm_load24" else pc.ETT_COLUMNS
+    columns = pc.ett_columns(args.task)
     dates, values, columns = pc.load_ett(args.data, columns)
     n_cols = len(columns)
     n_win = pc.N_TRAIN - L - H + 1  # train windows per column with a full target

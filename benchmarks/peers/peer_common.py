@@ -35,6 +35,11 @@ N_ROWS = N_TRAIN + N_VAL + N_TEST
 TASKS = ("nlinear96", "nlinear720", "lstm_load24", "panel")
 
 
+def ett_columns(task: str) -> list[str]:
+    """The ETTh1 columns a task forecasts."""
+    return [LSTM_COLUMN] if task == "lstm_load24" else ETT_COLUMNS
+
+
 class Output:
     """Keeps the real stdout for the one JSON line; everything else printed goes to stderr.
 

@@ -32,6 +32,7 @@ import panel_data  # noqa: E402
 import sklearn.preprocessing  # noqa: E402, F401  (imported by the scaler; outside the clock)
 
 import tsforecast  # noqa: E402  (points Keras at its JAX engine first)
+from tsforecast import engine  # noqa: E402
 from tsforecast.commands.train import train  # noqa: E402
 from tsforecast.config import (  # noqa: E402
     apply_overrides,
@@ -165,7 +166,7 @@ def expected_truth(args, s: dict) -> np.ndarray:
         starts = d["test_starts"]
         idx = starts[:, None] + np.arange(H)[None, :]
         return d["scaled"][:, idx].reshape(-1, H, 1)
-    columns = [pc.LSTM_COLUMN] if args.task == "lstm_load24" else pc.ETT_COLUMNS
+    columns = pc.ett_columns(args.task)
     _, values, _ = pc.load_ett(args.data, columns)
     return pc.test_truth(values, H)
 
@@ -234,9 +235,9 @@ def main() -> None:
             metrics["training"]["epochs_trained"],
             float(test["model"]["scaled_mse"]),
             threads,
-            backend=metrics["training"].get("backend"),
-            keras_version=__import__("keras").__version__,
-            jax_version=__import__("jax").__version__,
+            backend=engine.versions()["backend"],
+            keras_version=engine.versions()["keras"],
+            jax_version=engine.versions()["jax"],
             quick=args.quick,
             n_test_windows=test["n_windows"] * (1 if args.task == "panel" else n_targets),
             prep_s=round(prep_s, 3),
